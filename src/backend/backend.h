@@ -1,0 +1,153 @@
+// Why: the narrow vocabulary of ops that model code speaks. Model files (src/model/*) are written once
+// against this interface; each backend (src/backend/cpu, src/backend/cuda) implements every op and never
+// learns which model it runs. Every pointer an op takes lives on the backend's device (host memory for
+// the CPU backend) unless marked "host". Activations and recurrent state are float32, row-major; weights
+// keep their dtype (F32, BF16 or F16) and products accumulate in float32.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/dtype.h"
+
+namespace xlstm {
+
+// A tensor as stored in a checkpoint or in host memory; the bytes are not owned.
+struct HostTensor {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  const void* data = nullptr;
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return n;
+  }
+};
+
+// A weight owned by (or viewed by) a backend. 2-D weights are [rows, cols] row-major in PyTorch's
+// [out, in] layout; 1-D weights (norm scales, biases) have cols == 1 and are always F32.
+struct Weight {
+  virtual ~Weight() = default;
+  DType dtype = DType::F32;
+  int64_t rows = 0, cols = 0;
+  const void* data = nullptr;  // device pointer
+};
+using WeightPtr = std::unique_ptr<Weight>;
+
+// Per-sequence mLSTM state of one layer (all float32, device pointers):
+//   C [NH, DK, DV], n [NH, DK], m [NH]. Start at zero (m too).
+struct MlstmState {
+  float* C;
+  float* n;
+  float* m;
+};
+
+// The mLSTM cell over T steps for B sequences. Inputs are read with a row stride so that they can sit
+// inside one fused projection output: element (b, t, h, d) of q is q[(b*T + t) * ld + h*DK + d]; k
+// likewise; v uses DV; the gate pre-activations (b, t, h) are igate[(b*T + t) * ld + h] and fgate alike.
+// Gates get gate_cap * tanh(x / gate_cap) first when gate_cap > 0. q is scaled by 1/sqrt(DK) inside.
+// Output h [B, T, NH, DV] contiguous. States advance in place. chunk: chunk length of the chunkwise form
+// (0 or T == 1: step form throughout). Remainders of T not divisible by chunk run in the step form.
+struct MlstmArgs {
+  int B = 1, T = 1, NH = 1, DK = 0, DV = 0;
+  const float* q = nullptr;
+  const float* k = nullptr;
+  const float* v = nullptr;
+  const float* igate = nullptr;
+  const float* fgate = nullptr;
+  int64_t ld = 0;
+  float gate_cap = 0.f;  // <= 0: no cap
+  float eps = 1e-6f;     // added to the denominator
+  int chunk = 64;
+  const MlstmState* states = nullptr;  // host array of B states (pointers inside are device pointers)
+  float* h = nullptr;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;  // "cpu", "cuda"
+  virtual std::string description() const = 0;  // e.g. "cpu: 2 threads, AVX-512"
+
+  // ---- memory on the backend's device -------------------------------------------------------------
+  virtual void* alloc(size_t bytes) = 0;  // throws xlstm::Error when out of memory
+  virtual void release(void* p) = 0;
+  virtual void upload(void* dst, const void* host_src, size_t bytes) = 0;
+  virtual void download(void* host_dst, const void* src, size_t bytes) = 0;
+  virtual void copy(void* dst, const void* src, size_t bytes) = 0;
+  virtual void zero(void* dst, size_t bytes) = 0;
+  virtual void synchronize() = 0;
+
+  // ---- weights ----------------------------------------------------------------------------------------
+  // Concatenates row blocks (each [r_i, cols], same cols) into one [sum r_i, cols] weight of dtype `as`.
+  // A single part in the same dtype may be kept as a zero-copy view of host memory where the backend can.
+  virtual WeightPtr make_weight(const std::vector<HostTensor>& parts, DType as) = 0;
+  // A 1-D weight [n] of float32 (norm scale or bias), from parts concatenated; converted from any dtype.
+  virtual WeightPtr make_vector(const std::vector<HostTensor>& parts) = 0;
+
+  // ---- ops (shapes in brackets; N = number of token rows) ---------------------------------------------
+  // y[N, W.rows] (row stride ldy) = x[N, W.cols] (row stride ldx) · W^T (+ bias[W.rows])
+  virtual void linear(const Weight& W, const Weight* bias, const float* x, int64_t ldx, int64_t N,
+                      float* y, int64_t ldy) = 0;
+  // y[N, E.cols] = E[ids[n], :]; ids: device int32 [N], each in [0, E.rows) (checked by the caller)
+  virtual void embed(const Weight& E, const int32_t* ids, int64_t N, float* y) = 0;
+  // y[N, D] = x * rsqrt(mean(x^2) + eps) * w (+ b)        (x, y may alias)
+  virtual void rmsnorm(const float* x, const Weight& w, const Weight* b, float eps, int64_t N, int64_t D,
+                       float* y) = 0;
+  // y[N, D] = (x - mean) * rsqrt(var + eps) * w (+ b), biased variance per row (x, y may alias)
+  // w == nullptr: no scale.
+  virtual void layernorm(const float* x, const Weight* w, const Weight* b, float eps, int64_t N, int64_t D,
+                         float* y) = 0;
+  // x[n] += y[n]
+  virtual void add(float* x, const float* y, int64_t n) = 0;
+  // x[r, c] = cap * tanh(x[r, c] / cap) for rows of `cols` elements with row stride ld
+  virtual void softcap(float* x, int64_t rows, int64_t cols, int64_t ld, float cap) = 0;
+  // The mLSTM cell (see MlstmArgs).
+  virtual void mlstm(const MlstmArgs& a) = 0;
+  // y[N, NH*DV] = sigmoid(o) * (LN_per_head(h) * w (+ b)), LN over each head's DV values, biased variance,
+  // no per-head affine; o read with row stride ldo; h [N, NH, DV] contiguous; w, b [NH*DV].
+  virtual void mhln_gate(const float* h, const float* o, int64_t ldo, const Weight& w, const Weight* b,
+                         float eps, int64_t N, int NH, int DV, float* y) = 0;
+  // y[N, F] = silu(gu[n, 0:F]) * gu[n, F:2F]      (gu [N, 2F] contiguous)
+  virtual void swiglu(const float* gu, int64_t N, int64_t F, float* y) = 0;
+};
+
+// Backends built into this binary. "cpu" always; "cuda" when compiled with XLSTM_CUDA and a GPU is usable.
+// "auto" picks cuda when available, else cpu. Unknown or unavailable names throw with a suggestion.
+std::unique_ptr<Backend> make_backend(const std::string& name, int threads = 0);
+bool cuda_available(std::string* why_not = nullptr);
+
+// RAII device buffer of float32 (or raw bytes) on a backend.
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  DeviceBuffer(Backend* be, size_t bytes) : be_(be), bytes_(bytes), p_(bytes ? be->alloc(bytes) : nullptr) {}
+  ~DeviceBuffer() { reset(); }
+  DeviceBuffer(DeviceBuffer&& o) noexcept { *this = std::move(o); }
+  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+    if (this != &o) {
+      reset();
+      be_ = o.be_, bytes_ = o.bytes_, p_ = o.p_;
+      o.p_ = nullptr, o.bytes_ = 0;
+    }
+    return *this;
+  }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  void reset() {
+    if (p_) be_->release(p_);
+    p_ = nullptr, bytes_ = 0;
+  }
+  float* f32() const { return static_cast<float*>(p_); }
+  void* data() const { return p_; }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  Backend* be_ = nullptr;
+  size_t bytes_ = 0;
+  void* p_ = nullptr;
+};
+
+}  // namespace xlstm

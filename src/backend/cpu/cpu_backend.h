@@ -1,0 +1,44 @@
+// Why: the CPU implementation of the Backend op contract (backend.h). Float32 math with float32
+// reductions; matrix products in cpu_matmul.cpp, the mLSTM cell in cpu_mlstm.cpp, the rest here.
+// It is also the reference every other backend is checked against.
+#pragma once
+#include "backend/backend.h"
+
+namespace xlstm::cpu {
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int threads);
+  std::string name() const override { return "cpu"; }
+  std::string description() const override;
+
+  void* alloc(size_t bytes) override;
+  void release(void* p) override;
+  void upload(void* dst, const void* src, size_t bytes) override;
+  void download(void* dst, const void* src, size_t bytes) override;
+  void copy(void* dst, const void* src, size_t bytes) override;
+  void zero(void* dst, size_t bytes) override;
+  void synchronize() override {}
+
+  WeightPtr make_weight(const std::vector<HostTensor>& parts, DType as) override;
+  WeightPtr make_vector(const std::vector<HostTensor>& parts) override;
+
+  void linear(const Weight& W, const Weight* bias, const float* x, int64_t ldx, int64_t N, float* y,
+              int64_t ldy) override;
+  void embed(const Weight& E, const int32_t* ids, int64_t N, float* y) override;
+  void rmsnorm(const float* x, const Weight& w, const Weight* b, float eps, int64_t N, int64_t D,
+               float* y) override;
+  void layernorm(const float* x, const Weight* w, const Weight* b, float eps, int64_t N, int64_t D,
+                 float* y) override;
+  void add(float* x, const float* y, int64_t n) override;
+  void softcap(float* x, int64_t rows, int64_t cols, int64_t ld, float cap) override;
+  void mlstm(const MlstmArgs& a) override;
+  void mhln_gate(const float* h, const float* o, int64_t ldo, const Weight& w, const Weight* b, float eps,
+                 int64_t N, int NH, int DV, float* y) override;
+  void swiglu(const float* gu, int64_t N, int64_t F, float* y) override;
+};
+
+// The mLSTM cell on the CPU (cpu_mlstm.cpp).
+void mlstm_forward(const MlstmArgs& a);
+
+}  // namespace xlstm::cpu

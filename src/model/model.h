@@ -1,0 +1,58 @@
+// Why: what the runtime, CLI, server and Python bindings see of a model: its facts (ModelInfo), the size
+// of one sequence's recurrent state, and one forward call that advances B sequences by T tokens each.
+// Each architecture is one file (xlstm_large.cpp, ...) implementing this interface against backend.h.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+
+namespace xlstm {
+
+struct ModelInfo {
+  std::string arch;          // "xlstm" (7B family)
+  std::string path;          // model directory, or "random:<config>"
+  int64_t vocab_size = 0, hidden = 0, num_blocks = 0, num_heads = 0;
+  int64_t qk_dim = 0, v_dim = 0, ffn_dim = 0;
+  int64_t n_params = 0;           // parameters as stored (tied head counted once)
+  size_t weight_bytes = 0;        // bytes of weights as held by the backend
+  DType weight_dtype = DType::F32;  // dtype of the matrices as run
+  std::string stored_dtype;       // dtype(s) in the checkpoint
+  int32_t bos_id = -1, eos_id = -1, pad_id = -1;
+  std::vector<int32_t> eos_ids;
+  bool force_bos = false;
+  int64_t default_chunk = 64;
+  std::string fingerprint;  // identifies the state layout (arch and dims); saved with states
+};
+
+struct LoadOptions {
+  std::string dtype = "auto";  // "auto" (as stored; bf16 on CUDA), "f32", "bf16", "f16"
+  int chunk = 0;               // chunk length of the chunkwise form; 0: the config's chunk_size
+  int max_step_tokens = 0;     // prefill piece per sequence (bounds memory); 0: backend default
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  virtual const ModelInfo& info() const = 0;
+  virtual Backend& backend() = 0;
+  // Floats in one sequence's state (float32, on the backend's device).
+  virtual size_t state_floats() const = 0;
+  // Advances B sequences by T tokens each. ids: host [B, T]; states: host array of B device pointers to
+  // state_floats() floats each. Writes logits for the last n_out positions of each sequence (0 <= n_out
+  // <= T) into host `logits` [B, n_out, vocab]. Throws on out-of-range ids before touching any state.
+  virtual void forward(const int32_t* ids, int B, int T, float* const* states, int n_out, float* logits) = 0;
+  virtual std::string wiring() const = 0;  // block graph (xlstm wiring)
+  virtual void set_chunk(int chunk) = 0;
+  virtual int chunk() const = 0;
+};
+
+// Loads the model in `dir` (config.json + safetensors) onto `be`. Architecture from config.json.
+std::unique_ptr<Model> load_model(const std::string& dir, Backend& be, const LoadOptions& opt = {});
+// Builds a model with random weights from a config.json (no checkpoint), e.g. the 7B for benchmarks.
+std::unique_ptr<Model> random_model(const std::string& config_path, Backend& be, const LoadOptions& opt = {},
+                                    uint64_t seed = 1);
+
+}  // namespace xlstm

@@ -1,0 +1,43 @@
+// Why: structure discovery. Reads the block structure of a checkpoint from its tensor names (block
+// count, single or fused projections, biases, tied head, out_norm, embedding name), derives the full
+// list of tensors and shapes that structure implies, and cross-checks both against the config. Every
+// mismatch (missing tensor, unexpected tensor, wrong shape, config disagreement) is reported by name.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "io/safetensors.h"
+#include "model/config.h"
+
+namespace xlstm {
+
+struct ExpectedTensor {
+  std::string name;
+  std::vector<int64_t> shape;
+};
+
+struct LargeWiring {
+  int64_t blocks = 0;
+  bool fused = false;      // qkv_opreact / ifgate_preact / proj_up_gate_z
+  bool bias = false;       // biases on every linear and norm (use_bias)
+  bool tied = false;       // no lm_head: the embedding is the head
+  bool out_norm = false;   // backbone.out_norm present
+  std::string embedding;   // name of the embedding tensor
+  std::vector<ExpectedTensor> tensors;  // everything the structure implies, in model order
+  std::vector<std::string> problems;    // empty when the checkpoint is consistent
+};
+
+// Discovers the structure from `store` and checks it against `cfg`. Does not throw on mismatches:
+// they are listed in .problems (call require_consistent to turn them into an error).
+LargeWiring discover_large_wiring(const TensorStore& store, const XlstmLargeConfig& cfg);
+void require_consistent(const LargeWiring& w, const std::string& origin);
+
+// The tensor list of a structure (used by discovery and to build random-weight models).
+std::vector<ExpectedTensor> large_tensor_list(const XlstmLargeConfig& cfg, bool fused, bool bias, bool tied,
+                                              bool out_norm, const std::string& embedding);
+
+// Human-readable block graph for `xlstm wiring`.
+std::string describe_large_wiring(const LargeWiring& w, const XlstmLargeConfig& cfg);
+
+}  // namespace xlstm

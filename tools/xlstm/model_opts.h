@@ -1,0 +1,36 @@
+// Why: the model-loading flags every model subcommand shares (-m, --device, -t, --dtype, --chunk,
+// --random-weights) and the one function that turns them into a backend + model.
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+
+#include "backend/backend.h"
+#include "model/model.h"
+
+namespace xlstm::cli {
+
+struct ModelOpts {
+  std::string model_dir;       // -m
+  std::string random_config;   // --random-weights CONFIG.json
+  std::string device = "auto"; // --device
+  int threads = 0;             // -t (0: all cores)
+  std::string dtype = "auto";  // --dtype
+  int chunk = 0;               // --chunk
+  uint64_t seed_weights = 1;
+};
+
+struct Loaded {
+  std::unique_ptr<Backend> backend;
+  std::unique_ptr<Model> model;
+};
+
+// allow_random: the command accepts --random-weights.
+void add_model_opts(CLI::App& sub, ModelOpts& o, bool allow_random);
+// Loads the model; with no -m and no --random-weights, uses the bundled model (XLSTM_MODEL env var,
+// then models/xlstm-kjv-tiny next to the working directory, the executable or the source tree).
+Loaded load(const ModelOpts& o);
+std::string default_model_dir();
+
+}  // namespace xlstm::cli
