@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
 #include <limits>
 
 #include "common/check.h"
@@ -187,6 +188,27 @@ void TensorStore::drop_pages(const std::string& name) const {
   if (it == tensors_.end() || it->second.file < 0) return;
   const auto& t = it->second.t;
   files_[size_t(it->second.file)]->drop(t.data, size_t(t.numel()) * dtype_size(t.dtype));
+}
+
+void write_safetensors(const std::string& path, const std::vector<HostTensor>& tensors) {
+  nlohmann::ordered_json h = nlohmann::ordered_json::object();
+  uint64_t off = 0;
+  for (const auto& t : tensors) {
+    const uint64_t bytes = uint64_t(t.numel()) * dtype_size(t.dtype);
+    h[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {off, off + bytes}}};
+    off += bytes;
+  }
+  std::string hs = h.dump();
+  hs.append((8 - hs.size() % 8) % 8, ' ');
+  std::ofstream f(path, std::ios::binary);
+  XLSTM_CHECK(f.good(), "cannot write '{}'", path);
+  uint64_t n = hs.size();
+  unsigned char len[8];
+  for (int i = 0; i < 8; ++i) len[i] = (unsigned char)(n >> (8 * i));
+  f.write(reinterpret_cast<const char*>(len), 8);
+  f.write(hs.data(), std::streamsize(hs.size()));
+  for (const auto& t : tensors) f.write(static_cast<const char*>(t.data), std::streamsize(size_t(t.numel()) * dtype_size(t.dtype)));
+  XLSTM_CHECK(f.good(), "error writing '{}'", path);
 }
 
 }  // namespace xlstm

@@ -42,4 +42,7 @@ class TensorStore {
   std::map<std::string, Entry> tensors_;
 };
 
+// Writes tensors to a safetensors file (header padded to 8 bytes, tensors in the given order).
+void write_safetensors(const std::string& path, const std::vector<HostTensor>& tensors);
+
 }  // namespace xlstm
