@@ -61,14 +61,18 @@ NpyArray read_npy(const std::string& path) {
               path);
   XLSTM_CHECK(std::regex_search(h, m, std::regex("'shape':\\s*\\(([^)]*)\\)")), "{}: .npy header lacks shape", path);
   std::string dims = m[1];
+  XLSTM_CHECK(dims.find_first_not_of("0123456789, L") == std::string::npos, "{}: bad .npy shape ({})", path, dims);
   std::regex num("\\d+");
   size_t count = 1;
   for (auto it = std::sregex_iterator(dims.begin(), dims.end(), num); it != std::sregex_iterator(); ++it) {
+    // Sizes that do not fit (or whose product wraps around) must not pass the size check below.
+    XLSTM_CHECK(it->length() <= 18, "{}: .npy shape ({}) is too large", path, dims);
     a.shape.push_back(std::stoll(it->str()));
-    count *= size_t(a.shape.back());
+    XLSTM_CHECK(!__builtin_mul_overflow(count, size_t(a.shape.back()), &count), "{}: .npy shape ({}) is too large",
+                path, dims);
   }
   size_t esz = (a.dtype == "<i4" || a.dtype == "<f4") ? 4 : 8;
-  XLSTM_CHECK(off + hl + count * esz <= n, "{}: truncated .npy data ({} elements expected)", path, count);
+  XLSTM_CHECK(count <= (n - off - hl) / esz, "{}: truncated .npy data ({} elements expected)", path, count);
   const unsigned char* d = p + off + hl;
   a.values.resize(count);
   for (size_t i = 0; i < count; ++i) {

@@ -94,6 +94,10 @@ void TensorStore::add_file(const std::string& file) {
     std::string name;
   };
   std::vector<Span> spans;
+  // Staged, and committed only once the whole header is valid: a rejected file leaves the store as it was
+  // (no entries pointing into a file that is unmapped when this throws).
+  std::map<std::string, Entry> staged;
+  std::vector<std::unique_ptr<std::vector<uint8_t>>> staged_owned;
   for (auto& [name, v] : hdr.items()) {
     if (name == "__metadata__") continue;
     XLSTM_CHECK(v.is_object() && v.contains("dtype") && v.contains("shape") && v.contains("data_offsets"),
@@ -132,17 +136,19 @@ void TensorStore::add_file(const std::string& file) {
     if (reinterpret_cast<uintptr_t>(p) % dtype_size(t.dtype) != 0) {  // misaligned: keep an aligned copy
       auto buf = std::make_unique<std::vector<uint8_t>>(p, p + (e - b));
       t.data = buf->data();
-      owned_.push_back(std::move(buf));
+      staged_owned.push_back(std::move(buf));
     } else {
       t.data = p;
     }
     spans.push_back({b, e, name});
-    tensors_[name] = Entry{std::move(t), file_index};
+    staged[name] = Entry{std::move(t), file_index};
   }
   std::sort(spans.begin(), spans.end(), [](const Span& x, const Span& y) { return x.b < y.b; });
   for (size_t i = 1; i < spans.size(); ++i)
     XLSTM_CHECK(spans[i].b >= spans[i - 1].e, "{}: tensors '{}' and '{}' overlap", file, spans[i - 1].name,
                 spans[i].name);
+  tensors_.merge(staged);
+  for (auto& buf : staged_owned) owned_.push_back(std::move(buf));
   files_.push_back(std::move(mf));
   file_names_.push_back(file);
 }
