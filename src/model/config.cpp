@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/check.h"
@@ -16,7 +17,8 @@ using json = nlohmann::json;
 
 int64_t get_int(const json& j, const char* key, const std::string& origin) {
   const json& v = j.at(key);
-  XLSTM_CHECK(v.is_number_integer() || (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>()),
+  XLSTM_CHECK(v.is_number_integer() || (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>() &&
+                                        std::fabs(v.get<double>()) < 0x1p53),  // exact, and no UB in the cast
               "{}: field '{}' must be an integer", origin, key);
   return v.is_number_integer() ? v.get<int64_t>() : int64_t(v.get<double>());
 }
@@ -46,6 +48,11 @@ int64_t aliased_int(const json& j, const char* a, const char* b, const std::stri
   return ha ? get_int(j, a, origin) : get_int(j, b, origin);
 }
 
+bool fits_int32(const json& v) {
+  return v.is_number_unsigned() ? v.get<uint64_t>() <= uint64_t(INT32_MAX)
+                                : v.get<int64_t>() >= INT32_MIN && v.get<int64_t>() <= INT32_MAX;
+}
+
 int32_t token_id(const json& j, const char* key, const std::string& origin, std::vector<int32_t>* all = nullptr) {
   if (!has(j, key)) return -1;
   const json& v = j.at(key);
@@ -53,11 +60,13 @@ int32_t token_id(const json& j, const char* key, const std::string& origin, std:
     XLSTM_CHECK(!v.empty(), "{}: field '{}' is an empty list", origin, key);
     for (auto& e : v) {
       XLSTM_CHECK(e.is_number_integer(), "{}: field '{}' must hold integers", origin, key);
+      XLSTM_CHECK(fits_int32(e), "{}: field '{}' holds {}, not a token id", origin, key, e.dump());
       if (all) all->push_back(e.get<int32_t>());
     }
     return v[0].get<int32_t>();
   }
   XLSTM_CHECK(v.is_number_integer(), "{}: field '{}' must be an integer", origin, key);
+  XLSTM_CHECK(fits_int32(v), "{}: field '{}' = {} is not a token id", origin, key, v.dump());
   if (all) all->push_back(v.get<int32_t>());
   return v.get<int32_t>();
 }
@@ -74,6 +83,7 @@ int64_t XlstmLargeConfig::ffn_dim() const {
 
 json load_config_json(const std::string& model_dir) {
   std::string path = model_dir + "/config.json";
+  XLSTM_CHECK(file_exists(model_dir), "model directory '{}' does not exist", model_dir);
   XLSTM_CHECK(file_exists(path), "no config.json in '{}'", model_dir);
   try {
     json j = json::parse(read_text_file(path));
@@ -140,6 +150,8 @@ XlstmLargeConfig parse_xlstm_large_config(const json& j, const std::string& orig
   XLSTM_CHECK(c.num_heads > 0, "{}: field 'num_heads' must be positive, got {}", origin, c.num_heads);
   XLSTM_CHECK(c.qk_dim_factor > 0 && c.v_dim_factor > 0 && c.ffn_proj_factor > 0,
               "{}: qk_dim_factor, v_dim_factor and ffn_proj_factor must be positive", origin);
+  XLSTM_CHECK(double(c.hidden) * std::max({c.qk_dim_factor, c.v_dim_factor, c.ffn_proj_factor}) < 0x1p53,
+              "{}: hidden_size x qk_dim_factor, v_dim_factor or ffn_proj_factor is too large", origin);
   XLSTM_CHECK(c.ffn_round_up_to_multiple_of > 0, "{}: field 'ffn_round_up_to_multiple_of' must be positive", origin);
   XLSTM_CHECK(c.qk_dim() > 0 && c.qk_dim() % c.num_heads == 0,
               "{}: qk_dim = int(hidden_size * qk_dim_factor) = {} is not divisible by num_heads = {}", origin,
