@@ -17,6 +17,7 @@ int32_t argmax(const float* logits, int64_t vocab) {
 }
 
 Sampler::Sampler(const SamplingParams& p) : p_(p), state_(p.seed * 0x9e3779b97f4a7c15ull + 0x1234567ull) {
+  if (state_ == 0) state_ = 0x9e3779b97f4a7c15ull;  // xorshift stays at 0 forever (one seed maps there)
   validate();
 }
 
@@ -35,6 +36,7 @@ double Sampler::uniform() {  // xorshift64*: fixed sequence for a seed on every 
 }
 
 int32_t Sampler::sample(const float* logits, int64_t vocab, const std::vector<int32_t>& history) {
+  XLSTM_CHECK(vocab > 0, "cannot sample from an empty vocabulary (vocab = {})", vocab);
   cand_.resize(size_t(vocab));
   for (int64_t i = 0; i < vocab; ++i) cand_[size_t(i)] = {logits[i], int32_t(i)};
   if (p_.repeat_penalty != 1.0f && p_.repeat_last_n != 0) {
