@@ -24,6 +24,7 @@ void add_prompt_opts(CLI::App& sub, PromptOpts& o) {
 
 static std::vector<int32_t> parse_ids(const std::string& s) {
   if (!s.empty() && s[0] == '@') return read_npy_ids(s.substr(1));
+  XLSTM_CHECK(s.empty() || s.back() != ',', "--prompt-ids: empty entry in '{}'", s);  // getline drops it
   std::vector<int32_t> ids;
   std::stringstream ss(s);
   std::string item;
@@ -46,6 +47,8 @@ static std::vector<int32_t> parse_ids(const std::string& s) {
 
 Prompt make_prompt(const PromptOpts& o, const Model& model, bool continuing) {
   int given = int(!o.text.empty()) + int(!o.file.empty()) + int(!o.ids.empty());
+  // An empty value (-p '', --prompt-ids '') cannot be told from a missing option here.
+  XLSTM_CHECK(given > 0, "empty prompt: give -p TEXT, -f FILE or --prompt-ids IDS with at least one token");
   XLSTM_CHECK(given == 1, "give exactly one prompt: -p TEXT, -f FILE or --prompt-ids IDS");
   Prompt p;
   const ModelInfo& I = model.info();
