@@ -22,12 +22,16 @@ Definitions
     its RMSNorm/LayerNorm reductions are forced to float32 (norm_reduction_force_float32), its recurrent state
     is kept in inference_state_dtype (float32) and xLSTMForCausalLM casts the logits to float32. The float64
     model therefore uses norm_reduction_force_float32=False, inference_state_dtype=float64 (set on the config
-    object) and logits = soft_cap(out_norm(hidden) @ lm_head^T) computed in float64 from the backbone.
-    A second, independent float64 implementation (numpy, recurrent step form, xlstm-reference.md section 1)
-    checks it.
+    object), force_float32_reductions=False on every norm module (out_norm is built with the default True
+    whatever the config says) and logits = soft_cap(out_norm(hidden) @ lm_head^T) computed in float64 from the
+    backbone. A second, independent float64 implementation (numpy, recurrent step form, xlstm-reference.md
+    section 1) must agree with it to 1e-11, else the numpy one is used (meta.float64_source says which).
   greedy_new: 16 tokens, argmax of the float64 logits of the last position, recomputing the full forward
     for every new token (no cache: transformers' xLSTMCache allocates qk/v dims rounded up to multiples of 64
-    and crashes on the odd-dims model), no eos stopping. margins[i] = top1 - top2 float64 logit at step i.
+    and crashes on the odd-dims model), no eos stopping (configs keep HF's eos_token_id 2; first_eos_index
+    says where a generator that stops on eos would stop). margins[i] = top1 - top2 float64 logit at step i.
+  tied fixture: transformers 5.17's xLSTMForCausalLM ignores tie_word_embeddings (it declares no tied weights),
+    so the lm_head is tied to the embedding by hand; the checkpoint has no lm_head.weight.
   bf16 fixture: the weights are stored as bf16; its reference is the float32 model holding the bf16-rounded
     weights (exact math on the rounded weights).
   fused fixture: transformers cannot initialise weight_mode "fused" models, so its weights are built by
@@ -242,6 +246,9 @@ def build_f64_model(model32, cfg):
     m = xLSTMForCausalLM(cfg64)
     m.load_state_dict(model32.state_dict())
     m = m.double().eval()
+    for mod in m.modules():  # out_norm is built with the default force_float32_reductions=True
+        if hasattr(mod, "force_float32_reductions"):
+            mod.force_float32_reductions = False
     return m
 
 
@@ -363,6 +370,13 @@ def build_one(name, out_root, log):
     torch.manual_seed(seed)
     cfg, cap_how = make_config(overrides)
     model = xLSTMForCausalLM(cfg).eval()
+    tie_note = None
+    if cfg.tie_word_embeddings and model.lm_head.weight is not model.backbone.embeddings.weight:
+        # transformers 5.17's xLSTMForCausalLM declares no _tied_weights_keys: tie_word_embeddings=True leaves a
+        # separate, randomly initialised lm_head (and save_pretrained still writes it). Tie it by hand.
+        model.lm_head.weight = model.backbone.embeddings.weight
+        tie_note = ("transformers %s does not tie xLSTM's lm_head (no _tied_weights_keys); tied by hand "
+                    "(lm_head.weight = backbone.embeddings.weight) before computing anything" % transformers.__version__)
     names = layer_names(model)
     perturb(model, cfg, seed)
     if storage == "bf16":
@@ -452,7 +466,7 @@ def build_one(name, out_root, log):
         m64 = build_f64_model(model, cfg)
         probe = np.arange(3, 3 + 20) % V
         err = rel_err(logits_backbone(m64, probe, cap).numpy(), np_reference(sd_np, cfg, names, probe))
-        if not err < 1e-9:
+        if not err < 1e-11:
             raise RuntimeError("transformers float64 differs from numpy float64 by %.3e" % err)
         f64_fn = lambda s: logits_backbone(m64, s, cap)
     except Exception as e:
@@ -529,6 +543,7 @@ def build_one(name, out_root, log):
             "min_margin": round(min(marg64), 6),
             "greedy_f32_equal": new32 == new64,
             "eos_in_greedy": cfg.eos_token_id in new64,
+            "first_eos_index": new64.index(cfg.eos_token_id) if cfg.eos_token_id in new64 else None,
             "rel_err_f32_vs_f64": e["rel_err_f32_vs_f64"],
             "rel_err_step_vs_chunkwise_f32": e["rel_err_step_vs_chunkwise_f32"],
         }
@@ -551,7 +566,8 @@ def build_one(name, out_root, log):
                                 "chunkwise kernel over floor(L/chunk_size)*chunk_size tokens + recurrent "
                                 "sequence kernel over the rest",
             "float64": "same transformers modules in float64 with norm_reduction_force_float32=False, "
-                       "inference_state_dtype=float64, logits = soft_cap(backbone(ids) @ lm_head^T) in float64; "
+                       "inference_state_dtype=float64, force_float32_reductions=False on every norm (out_norm "
+                       "ignores the config flag), logits = soft_cap(backbone(ids) @ lm_head^T) in float64; "
                        "cross-checked by an independent numpy float64 step-form implementation",
             "greedy_new": "%d new tokens, argmax of float64 last-position logits, full forward recomputed per "
                           "token (no cache), no BOS inserted, no eos stopping" % N_NEW,
@@ -572,6 +588,7 @@ def build_one(name, out_root, log):
         "config_full": json.loads(json.dumps(cfg.to_dict(), default=str)),
         "tensor_names_single_mode": names,
         "float64_source": f64_source,
+        "tie_note": tie_note,
         "max_over_cases": stats,
         "fused_checkpoint_in_transformers_rel_err_vs_single": fused_check,
         "cache_note": "transformers' xLSTMCache sizes the state with qk/v dims rounded up to multiples of 64; "
