@@ -1,0 +1,32 @@
+// Why: the CPU matrix products behind Backend::linear. Weights stay in their stored dtype (F32, BF16,
+// F16) and are widened to float32 exactly on the fly; activations are float32 and products accumulate in
+// float32 with fused multiply-adds. Small N (decode) is a bandwidth-bound GEMV that reads each weight byte
+// once per call whatever N is; large N (prefill) is a blocked GEMM with an AVX-512 (or AVX2) micro-kernel
+// fed by weight panels widened to float32. The SIMD path is chosen at run time (cpu_matmul.cpp); machines
+// without AVX2 get a portable path (plain C++ dot products, OpenBLAS sgemm on widened panels).
+#pragma once
+#include <cstdint>
+
+#include "common/dtype.h"
+
+namespace xlstm::cpu {
+
+// y[n, m] (row stride ldy) = sum_k x[n, k] (row stride ldx) * W[m, k]  (+ bias[m] if bias != nullptr)
+// W: [M, K] row-major, dtype wt. N >= 0, M, K >= 1.
+void matmul_wt(DType wt, const void* W, int64_t M, int64_t K, const float* bias, const float* x, int64_t ldx,
+               int64_t N, float* y, int64_t ldy);
+
+// Which SIMD path matmul_wt uses on this machine ("avx512", "avx2", "scalar"). The environment variable
+// XLSTM_MATMUL_ISA (one of those names) narrows the automatic choice, for debugging and benchmarks.
+const char* matmul_isa();
+
+// ---- hooks for tests and benchmarks (not thread-safe against concurrent matmul_wt calls) -----------------
+// Whether this binary and machine can run `isa` ("avx512", "avx2", "scalar").
+bool matmul_isa_supported(const char* isa);
+// Forces the SIMD path; nullptr, "" or "auto" restores the automatic choice. Returns false and changes
+// nothing when the ISA is unknown or unsupported here.
+bool set_matmul_isa_for_testing(const char* isa);
+// Largest N served by the GEMV kernel (larger N take the blocked GEMM); n < 0 restores the default (8).
+void set_matmul_gemv_max_n_for_testing(int n);
+
+}  // namespace xlstm::cpu
