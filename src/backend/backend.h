@@ -5,6 +5,7 @@
 // keep their dtype (F32, BF16 or F16) and products accumulate in float32.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -65,6 +66,24 @@ struct MlstmArgs {
   float* h = nullptr;
 };
 
+// One sequence's sampling parameters for Backend::sample, as the device sees them. temperature <= 0:
+// greedy (argmax, ties to the lowest id). The draw for a row is a pure function of (logits, params,
+// seed, step), so host and device paths agree; `step` advances by one per draw.
+struct SampleRow {
+  float temperature = 0.f;
+  int32_t top_k = 0;     // <= 0: off
+  float top_p = 1.f;     // >= 1: off
+  float min_p = 0.f;     // <= 0: off
+  uint64_t seed = 0;
+  uint64_t step = 0;
+};
+
+// A recorded sequence of launches (a CUDA graph) replayed with the same pointers and sizes.
+struct Graph {
+  virtual ~Graph() = default;
+  virtual void replay() = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -112,6 +131,15 @@ class Backend {
                          float eps, int64_t N, int NH, int DV, float* y) = 0;
   // y[N, F] = silu(gu[n, 0:F]) * gu[n, F:2F]      (gu [N, 2F] contiguous)
   virtual void swiglu(const float* gu, int64_t N, int64_t F, float* y) = 0;
+  // ids[b] = the draw of sample_row (backend/sampling.h) from logits[b, :] with rows[b], then
+  // rows[b].step += 1. logits [B, V], rows [B] and ids [B] live on the device. The default downloads,
+  // samples on the host and uploads; a backend may override it with a kernel.
+  virtual void sample(const float* logits, int B, int64_t V, SampleRow* rows, int32_t* ids);
+
+  // ---- graphs -----------------------------------------------------------------------------------------
+  // Records the launches fn makes for later replay; nullptr when the backend has no graphs (callers then
+  // simply call fn again). fn must not allocate, synchronise or copy from pageable host memory.
+  virtual std::unique_ptr<Graph> capture(const std::function<void()>& fn) { (void)fn; return nullptr; }
 };
 
 // Backends built into this binary. "cpu" always; "cuda" when compiled with XLSTM_CUDA and a GPU is usable.
