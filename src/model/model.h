@@ -30,7 +30,7 @@ struct ModelInfo {
 struct LoadOptions {
   std::string dtype = "auto";  // "auto" (as stored; bf16 on CUDA), "f32", "bf16", "f16"
   int chunk = 0;               // chunk length of the chunkwise form; 0: the config's chunk_size
-  int max_step_tokens = 0;     // prefill piece per sequence (bounds memory); 0: backend default
+  int max_step_tokens = 0;     // token rows per forward piece (bounds memory); 0: 1024 (cpu), 2048 (cuda)
 };
 
 class Model {
@@ -44,6 +44,11 @@ class Model {
   // state_floats() floats each. Writes logits for the last n_out positions of each sequence (0 <= n_out
   // <= T) into host `logits` [B, n_out, vocab]. Throws on out-of-range ids before touching any state.
   virtual void forward(const int32_t* ids, int B, int T, float* const* states, int n_out, float* logits) = 0;
+  // One decode step for B sequences, all on the device, no host transfer: ids_dev [B] int32 and
+  // logits_dev [B, vocab] float32 are device pointers; ids are not range-checked here (the sampler or
+  // the caller guarantees them). Never allocates for B <= LoadOptions::max_step_tokens, so a backend
+  // can capture it in a graph.
+  virtual void decode_step(const int32_t* ids_dev, int B, float* const* states, float* logits_dev) = 0;
   virtual std::string wiring() const = 0;  // block graph (xlstm wiring)
   virtual void set_chunk(int chunk) = 0;
   virtual int chunk() const = 0;

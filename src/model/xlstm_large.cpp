@@ -39,7 +39,7 @@ class XlstmLarge final : public Model {
     DK_ = QK_ / NH_, DV_ = V_ / NH_;
     P_ = 2 * QK_ + 2 * V_ + 2 * NH_;
     chunk_ = opt.chunk > 0 ? opt.chunk : int(c.chunk_size);
-    max_step_tokens_ = opt.max_step_tokens > 0 ? opt.max_step_tokens : 1024;
+    max_step_tokens_ = opt.max_step_tokens > 0 ? opt.max_step_tokens : be.name() == "cuda" ? 2048 : 1024;
     const HostTensor& emb = store_->get(w.embedding);
     if (opt.dtype == "auto") {
       wdt_ = be.name() == "cuda" ? DType::BF16 : emb.dtype;
@@ -49,6 +49,7 @@ class XlstmLarge final : public Model {
     }
     load_weights(w);
     fill_info(w, path);
+    ensure_workspace(max_step_tokens_, 0);  // decode steps of up to max_step_tokens_ sequences never allocate
   }
 
   const ModelInfo& info() const override { return info_; }
@@ -73,23 +74,36 @@ class XlstmLarge final : public Model {
     piece = std::min<int64_t>(piece, T);
     ensure_workspace(B * piece, B * std::min<int64_t>(piece, std::max(n_out, 1)));
     std::vector<int32_t> piece_ids;
-    std::vector<MlstmState> st(static_cast<size_t>(B));
     for (int64_t t0 = 0; t0 < T; t0 += piece) {
       const int64_t Tp = std::min<int64_t>(piece, T - t0), Nr = B * Tp;
       piece_ids.resize(size_t(Nr));
       for (int b = 0; b < B; ++b)
         std::memcpy(&piece_ids[size_t(b * Tp)], ids + int64_t(b) * T + t0, size_t(Tp) * 4);
       be_.upload(ids_.data(), piece_ids.data(), size_t(Nr) * 4);
-      be_.embed(*embed_, static_cast<const int32_t*>(ids_.data()), Nr, x_.f32());
-      for (int64_t l = 0; l < c_.num_blocks; ++l) {
-        for (int b = 0; b < B; ++b) st[size_t(b)] = layer_state(states[b], l);
-        run_block(blocks_[size_t(l)], int(B), int(Tp), st.data());
-      }
+      run_rows(static_cast<const int32_t*>(ids_.data()), B, int(Tp), states);
       emit_logits(B, T, t0, Tp, n_out, logits);
     }
   }
 
+  void decode_step(const int32_t* ids_dev, int B, float* const* states, float* logits_dev) override {
+    ensure_workspace(B, 0);
+    run_rows(ids_dev, B, 1, states);
+    be_.rmsnorm(x_.f32(), *out_norm_, nullptr, c_.norm_eps, B, D_, x1_.f32());
+    be_.linear(*head_view_, nullptr, x1_.f32(), D_, B, logits_dev, c_.vocab_size);
+    if (c_.output_logit_soft_cap > 0) be_.softcap(logits_dev, B, c_.vocab_size, c_.vocab_size, c_.output_logit_soft_cap);
+  }
+
  private:
+  // Embeds B x Tp tokens (device ids, row b*Tp + t) and runs every block; the result is in x_.
+  void run_rows(const int32_t* ids_dev, int B, int Tp, float* const* states) {
+    st_.resize(size_t(B));
+    be_.embed(*embed_, ids_dev, int64_t(B) * Tp, x_.f32());
+    for (int64_t l = 0; l < c_.num_blocks; ++l) {
+      for (int b = 0; b < B; ++b) st_[size_t(b)] = layer_state(states[b], l);
+      run_block(blocks_[size_t(l)], B, Tp, st_.data());
+    }
+  }
+
   size_t layer_floats() const { return size_t(NH_) * size_t(DK_ * DV_ + DK_ + 1); }
   MlstmState layer_state(float* base, int64_t l) const {
     float* p = base + size_t(l) * layer_floats();
@@ -254,6 +268,7 @@ class XlstmLarge final : public Model {
   const Weight* head_view_ = nullptr;
   std::vector<Block> blocks_;
   std::vector<std::vector<float>> zero_pool_;
+  std::vector<MlstmState> st_;  // per-layer state pointers of the sequences in flight
   // Workspace, [rows, cols] float32 on the backend (rows = B * piece).
   int64_t ws_rows_ = 0, logit_rows_ = 0;
   DeviceBuffer ids_, x_, x1_, proj_, h_, y_, gu_, y_ffn_, logits_;

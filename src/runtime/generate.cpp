@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "common/check.h"
+#include "runtime/decoder.h"
 
 namespace xlstm {
 namespace {
@@ -43,13 +44,23 @@ Generation continue_generation(Model& model, State& state, std::vector<float> lo
   Generation g;
   const auto& eos = model.info().eos_ids;
   double t0 = now();
+  // Device path (graph-captured where the backend can) unless the repetition penalty needs the history.
+  std::unique_ptr<Decoder> dec;
+  if (!sampler.needs_history() && opt.n_predict > 1) dec = std::make_unique<Decoder>(model, 1);
   float* st = state.data();
   for (int i = 0; i < opt.n_predict; ++i) {
-    if (i > 0) {  // feed the previous token
+    int32_t tok;
+    if (i == 0) {
+      tok = sampler.sample(logits.data(), V, history);  // from the prefill's logits
+    } else if (dec) {
+      if (i == 1) dec->set_sequence(0, st, opt.sampling, sampler.step());
+      tok = (i == 1 ? dec->step(&g.pending) : dec->step_chained())[0];
+      state.n_tokens += 1;
+    } else {  // host path: feed the previous token, sample with the history
       model.forward(&g.pending, 1, 1, &st, 1, logits.data());
       state.n_tokens += 1;
+      tok = sampler.sample(logits.data(), V, history);
     }
-    int32_t tok = sampler.sample(logits.data(), V, history);
     g.tokens.push_back(tok);
     history.push_back(tok);
     g.pending = tok;

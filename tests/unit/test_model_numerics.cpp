@@ -9,6 +9,7 @@
 #include "common/check.h"
 #include "model/model.h"
 #include "model/state.h"
+#include "runtime/decoder.h"
 #include "runtime/generate.h"
 #include "test_support.h"
 
@@ -139,6 +140,41 @@ TEST(ModelNumerics, OddHeadsBiasTiedNoCapsRun) {
   // the parity bound against transformers.
   EXPECT_LT(rel_max_err(got.data(), ref.data(), ref.size()), 1e-4);
   for (float v : ref) ASSERT_TRUE(std::isfinite(v));
+}
+
+TEST(ModelNumerics, BatchedDecoderEqualsOneSequenceAtATime) {
+  TinyModel m({});
+  const int B = 3, steps = 12;
+  std::vector<std::vector<int32_t>> want(B);
+  std::vector<SamplingParams> params(B);
+  for (int b = 0; b < B; ++b) {  // greedy, and two sampled sequences with different seeds
+    params[size_t(b)].temperature = b == 0 ? 0.f : 0.9f;
+    params[size_t(b)].seed = uint64_t(b) * 77;
+    params[size_t(b)].top_k = b == 2 ? 0 : 40;
+    State st(*m.model);
+    GenerateOptions g;
+    g.n_predict = steps;
+    g.sampling = params[size_t(b)];
+    g.stop_at_eos = false;
+    want[size_t(b)] = generate(*m.model, st, test::random_ids(20 + b, 61, 50 + b), g).tokens;
+  }
+  std::vector<State> states;
+  std::vector<int32_t> first(B);
+  Decoder dec(*m.model, B);
+  for (int b = 0; b < B; ++b) {
+    states.emplace_back(*m.model);
+    auto logits = prefill(*m.model, states.back(), test::random_ids(20 + b, 61, 50 + b));
+    Sampler s(params[size_t(b)]);
+    first[size_t(b)] = s.sample(logits.data(), 61, {});
+    dec.set_sequence(b, states.back().data(), params[size_t(b)], s.step());
+  }
+  std::vector<std::vector<int32_t>> got(B);
+  for (int b = 0; b < B; ++b) got[size_t(b)].push_back(first[size_t(b)]);
+  for (int i = 1; i < steps; ++i) {
+    const auto& ids = i == 1 ? dec.step(first.data()) : dec.step_chained();
+    for (int b = 0; b < B; ++b) got[size_t(b)].push_back(ids[size_t(b)]);
+  }
+  for (int b = 0; b < B; ++b) EXPECT_EQ(got[size_t(b)], want[size_t(b)]) << "sequence " << b;
 }
 
 TEST(ModelNumerics, OutOfRangeIdsAreRejectedBeforeTouchingState) {
