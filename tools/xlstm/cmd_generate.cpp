@@ -59,6 +59,10 @@ XLSTM_COMMAND("generate", "generate text from a prompt", [](CLI::App& sub) {
     g.sampling = o->s;
     g.stop_ids = o->stop_ids;
     g.stop_at_eos = !o->ignore_eos;
+    if (!o->quiet && !pr.text.empty()) {  // echo the prompt, as llama.cpp does
+      std::fwrite(pr.text.data(), 1, pr.text.size(), stdout);
+      std::fflush(stdout);
+    }
     TextStream out(pr.tokenizer, !o->quiet);
     auto cb = [&](int32_t t) { return out.push(t); };
     Generation res;

@@ -7,10 +7,7 @@
 #include "common/check.h"
 #include "io/mapped_file.h"
 #include "io/npy.h"
-
-namespace xlstm {
-class StreamDecoder {};
-}  // namespace xlstm
+#include "tokenizer/tokenizer.h"
 
 namespace xlstm::cli {
 
@@ -45,6 +42,12 @@ static std::vector<int32_t> parse_ids(const std::string& s) {
   return ids;
 }
 
+std::shared_ptr<const Tokenizer> model_tokenizer(const Model& model) {
+  const std::string& dir = model.info().path;
+  if (dir.rfind("random:", 0) == 0 || !file_exists(dir + "/tokenizer.json")) return nullptr;
+  return Tokenizer::from_dir(dir);
+}
+
 Prompt make_prompt(const PromptOpts& o, const Model& model, bool continuing) {
   int given = int(!o.text.empty()) + int(!o.file.empty()) + int(!o.ids.empty());
   // An empty value (-p '', --prompt-ids '') cannot be told from a missing option here.
@@ -57,7 +60,12 @@ Prompt make_prompt(const PromptOpts& o, const Model& model, bool continuing) {
     if (o.add_bos && !continuing && I.bos_id >= 0 && (p.ids.empty() || p.ids[0] != I.bos_id))
       p.ids.insert(p.ids.begin(), I.bos_id);
   } else {
-    XLSTM_FAIL("text prompts need the tokenizer, which this build does not include yet; use --prompt-ids");
+    p.tokenizer = model_tokenizer(model);
+    XLSTM_CHECK(p.tokenizer, "text prompts need a tokenizer: '{}' has no tokenizer.json (use --prompt-ids)", I.path);
+    p.text = o.text.empty() ? read_text_file(o.file) : o.text;
+    p.ids = p.tokenizer->encode(p.text, /*add_special_tokens=*/true);
+    if (I.force_bos && !o.no_bos && !continuing && I.bos_id >= 0 && (p.ids.empty() || p.ids[0] != I.bos_id))
+      p.ids.insert(p.ids.begin(), I.bos_id);
   }
   XLSTM_CHECK(!p.ids.empty(), "empty prompt: at least one token is needed");
   for (size_t i = 0; i < p.ids.size(); ++i)
@@ -66,18 +74,29 @@ Prompt make_prompt(const PromptOpts& o, const Model& model, bool continuing) {
   return p;
 }
 
-TextStream::TextStream(std::shared_ptr<const Tokenizer> tok, bool enabled) : enabled_(enabled) { (void)tok; }
+TextStream::TextStream(std::shared_ptr<const Tokenizer> tok, bool enabled) : enabled_(enabled) {
+  if (tok) dec_ = std::make_unique<StreamDecoder>(std::move(tok));
+}
 TextStream::~TextStream() = default;
 
 bool TextStream::push(int32_t id) {
   if (!enabled_) return true;
-  std::printf(any_ ? " %d" : "%d", id);
+  if (dec_) {
+    std::string piece = dec_->push(id);
+    std::fwrite(piece.data(), 1, piece.size(), stdout);
+  } else {
+    std::printf(any_ ? " %d" : "%d", id);
+  }
   std::fflush(stdout);
   any_ = true;
   return true;
 }
 
 void TextStream::finish() {
+  if (enabled_ && dec_) {
+    std::string rest = dec_->flush();
+    std::fwrite(rest.data(), 1, rest.size(), stdout);
+  }
   if (enabled_ && any_) std::printf("\n");
   std::fflush(stdout);
 }

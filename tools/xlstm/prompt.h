@@ -25,6 +25,7 @@ struct PromptOpts {
 struct Prompt {
   std::vector<int32_t> ids;
   std::shared_ptr<const Tokenizer> tokenizer;  // null when the model directory has none
+  std::string text;                            // the prompt text (empty for --prompt-ids)
 };
 
 void add_prompt_opts(CLI::App& sub, PromptOpts& o);
@@ -32,6 +33,9 @@ void add_prompt_opts(CLI::App& sub, PromptOpts& o);
 // --no-bos); ids are taken as given unless --add-bos. continuing: the state already holds earlier
 // tokens, so no BOS is inserted.
 Prompt make_prompt(const PromptOpts& o, const Model& model, bool continuing);
+
+// The model directory's tokenizer (tokenizer.json + tokenizer_config.json), or null when it has none.
+std::shared_ptr<const Tokenizer> model_tokenizer(const Model& model);
 
 // Prints tokens as they come: text pieces (never a partial UTF-8 sequence) or space-separated ids.
 class TextStream {
