@@ -129,7 +129,6 @@ class XlstmLarge final : public Model {
     be_.swiglu(gu, Nr, F_, y_ffn_.f32());
     be_.linear(*k.down_w, k.down_b.get(), y_ffn_.f32(), F_, Nr, x1, D_);
     be_.add(x, x1, Nr * D_);
-    (void)y;
   }
 
   // Logits for positions [t0, t0+Tp) that fall in the last n_out positions of each sequence.
