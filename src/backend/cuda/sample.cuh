@@ -1,0 +1,18 @@
+// Why: token sampling on the GPU, so decode copies one id per sequence to the host, not a vocabulary
+// of logits. Same parameters and the same counter-based uniform as backend/sampling.h; the candidate
+// set is found by thresholds instead of a sort (top-k: the k-th largest logit; top-p: the smallest
+// nucleus by mass; min-p: p >= min_p * p_max), and the draw walks candidates in id order. Greedy rows
+// equal the host exactly; sampled rows follow the same distribution and are reproducible per seed.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "backend/backend.h"
+
+namespace xlstm::cuda {
+
+// ids[b] = draw from logits [B, V] with rows[b]; rows[b].step += 1. All device pointers.
+void launch_sample(const float* logits, int B, int64_t V, SampleRow* rows, int32_t* ids, cudaStream_t s);
+
+}  // namespace xlstm::cuda
