@@ -2,6 +2,7 @@
 #include "tokenizer/added_tokens.h"
 
 #include <algorithm>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "common/check.h"
@@ -51,7 +52,15 @@ bool starts_with_word(std::string_view s) {
 void AddedVocabulary::Trie::insert(std::string_view s, int32_t token) {
   if (nodes.empty()) nodes.emplace_back();
   if (s.empty()) return;
-  first[static_cast<unsigned char>(s[0])] = true;
+  const auto b0 = static_cast<unsigned char>(s[0]);
+  first[b0] = true;
+  only_first = only_first == -1 || only_first == b0 ? b0 : -2;
+  if (s.size() == 1) {
+    single[b0] = true;
+  } else {
+    const unsigned p = (unsigned(b0) << 8) | static_cast<unsigned char>(s[1]);
+    pairs[p >> 6] |= uint64_t(1) << (p & 63);
+  }
   int32_t cur = 0;
   for (unsigned char c : s) {
     int32_t nxt = -1;
@@ -70,7 +79,18 @@ void AddedVocabulary::Trie::insert(std::string_view s, int32_t token) {
 bool AddedVocabulary::Trie::find(std::string_view text, size_t from, size_t& st, size_t& en, int32_t& token) const {
   const size_t n = text.size();
   for (size_t i = from; i < n; ++i) {
-    if (!first[static_cast<unsigned char>(text[i])]) continue;
+    if (only_first >= 0) {  // one possible first byte: let memchr skip ahead
+      const void* p = std::memchr(text.data() + i, only_first, n - i);
+      if (!p) return false;
+      i = static_cast<size_t>(static_cast<const char*>(p) - text.data());
+    }
+    const auto b0 = static_cast<unsigned char>(text[i]);
+    if (!first[b0]) continue;
+    if (!single[b0]) {
+      if (i + 1 >= n) break;
+      const unsigned p = (unsigned(b0) << 8) | static_cast<unsigned char>(text[i + 1]);
+      if (!(pairs[p >> 6] >> (p & 63) & 1)) continue;
+    }
     int32_t cur = 0, best = -1;
     size_t best_end = 0;
     for (size_t j = i; j < n; ++j) {

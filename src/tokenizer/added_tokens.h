@@ -50,7 +50,10 @@ class AddedVocabulary {
       int32_t token = -1;  // index into tokens_
     };
     std::vector<Node> nodes;
-    bool first[256] = {};
+    bool first[256] = {};   // some pattern starts with this byte
+    bool single[256] = {};  // some pattern is this one byte
+    int only_first = -1;    // the one byte every pattern starts with, if there is one (-2: several)
+    std::vector<uint64_t> pairs = std::vector<uint64_t>(1024, 0);  // bit (b0 << 8 | b1): a pattern starts with b0 b1
     void insert(std::string_view s, int32_t token);
     // Leftmost-longest match starting at or after `from`.
     bool find(std::string_view text, size_t from, size_t& st, size_t& en, int32_t& token) const;

@@ -4,10 +4,10 @@
 #include "tokenizer/bpe.h"
 
 #include <algorithm>
-#include <mutex>
+#include <atomic>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <queue>
-#include <shared_mutex>
 
 #include "common/check.h"
 #include "tokenizer/byte_level.h"
@@ -48,33 +48,43 @@ void MergeMap::build(const std::vector<std::array<int32_t, 4>>& merges) {
   }
 }
 
-class WordCache {
- public:
-  explicit WordCache(size_t capacity) : per_shard_(std::max<size_t>(1, capacity / kShards)) {}
-  bool get(std::string_view key, size_t h, std::vector<int32_t>& out) {
-    Shard& s = shards_[h % kShards];
-    std::shared_lock lock(s.mu);
-    auto it = s.map.find(key);
-    if (it == s.map.end()) return false;
-    out.insert(out.end(), it->second.begin(), it->second.end());
-    return true;
-  }
-  void put(std::string_view key, size_t h, const int32_t* ids, size_t n) {
-    Shard& s = shards_[h % kShards];
-    std::unique_lock lock(s.mu);
-    if (s.map.size() >= per_shard_) s.map.clear();  // bounded; a full shard starts over
-    s.map.emplace(std::string(key), std::vector<int32_t>(ids, ids + n));
-  }
+namespace {
 
- private:
-  static constexpr size_t kShards = 64;
-  struct Shard {
-    std::shared_mutex mu;
-    std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> map;
-  };
-  size_t per_shard_;
-  std::array<Shard, kShards> shards_;
+// Word cache: per thread, direct-mapped, 64-byte slots keyed by (tokenizer instance, piece bytes). Lock-free by
+// construction, allocation-free, and shared by every tokenizer a thread uses; a new entry simply replaces the slot's
+// old one. Pieces longer than 24 bytes or with more than 7 ids are not cached.
+struct CacheSlot {
+  uint64_t owner = 0;  // Bpe::cache_owner_ (0: empty)
+  uint64_t key[3] = {};
+  uint8_t len = 0, n = 0;
+  uint8_t pad[2] = {};
+  int32_t ids[7] = {};
 };
+static_assert(sizeof(CacheSlot) == 64);
+constexpr size_t kCacheKeyMax = 24, kCacheIdsMax = 7;
+
+struct ThreadCache {
+  std::vector<CacheSlot> slots;
+  size_t mask = 0;
+};
+
+ThreadCache& thread_cache(size_t want) {
+  thread_local ThreadCache tc;
+  if (tc.slots.size() < want) {
+    tc.slots.assign(want, CacheSlot{});
+    tc.mask = want - 1;
+  }
+  return tc;
+}
+
+std::atomic<uint64_t> g_cache_owner{1};
+
+inline uint64_t cache_hash(const uint64_t k[3], size_t len) {
+  uint64_t h = (k[0] * 0x9E3779B97F4A7C15ULL) ^ (k[1] * 0xC2B2AE3D27D4EB4FULL) ^ (k[2] * 0x165667B19E3779F9ULL) ^ len;
+  return h ^ (h >> 29) ^ (h >> 47);
+}
+
+}  // namespace
 
 namespace {
 
@@ -90,7 +100,6 @@ bool opt_bool(const json& m, const char* key, const char* where) {
   return m[key].get<bool>();
 }
 
-constexpr size_t kCacheMaxBytes = 256;
 constexpr size_t kSmallWord = 48;
 
 }  // namespace
@@ -182,12 +191,20 @@ Bpe::Bpe(const json& m) {
       if (byte_level_decode(tok, raw)) raw_vocab_.emplace(raw, id);
     }
   }
-  cache_ = std::make_unique<WordCache>(10000);
+  cache_owner_ = g_cache_owner.fetch_add(1);
+  set_cache_capacity(16384);
 }
 
 Bpe::~Bpe() = default;
 
-void Bpe::set_cache_capacity(size_t words) { cache_ = words ? std::make_unique<WordCache>(words) : nullptr; }
+void Bpe::set_cache_capacity(size_t words) {
+  size_t n = 0;
+  if (words) {
+    n = 64;
+    while (n < words) n <<= 1;
+  }
+  cache_slots_ = n;
+}
 
 std::optional<int32_t> Bpe::token_to_id(std::string_view token) const {
   auto it = vocab_.find(token);
@@ -223,18 +240,33 @@ void Bpe::tokenize_bytes(std::string_view piece, std::vector<int32_t>& out) cons
     out.push_back(byte_ids_[static_cast<unsigned char>(piece[0])]);
     return;
   }
-  const bool cacheable = cache_ && piece.size() <= kCacheMaxBytes;
-  size_t h = 0;
+  const bool cacheable = cache_slots_ && piece.size() <= kCacheKeyMax;
+  CacheSlot* slot = nullptr;
+  uint64_t key[3] = {0, 0, 0};
   if (cacheable) {
-    h = StringHash{}(piece);
-    if (cache_->get(piece, h, out)) return;
+    std::memcpy(key, piece.data(), piece.size());
+    ThreadCache& tc = thread_cache(cache_slots_);
+    slot = &tc.slots[cache_hash(key, piece.size()) & tc.mask];
+    if (slot->owner == cache_owner_ && slot->len == piece.size() && slot->key[0] == key[0] && slot->key[1] == key[1] &&
+        slot->key[2] == key[2]) {
+      const size_t old = out.size();
+      out.resize(old + slot->n);
+      std::memcpy(out.data() + old, slot->ids, slot->n * sizeof(int32_t));
+      return;
+    }
   }
   thread_local std::vector<int32_t> syms;
   syms.clear();
   for (unsigned char c : piece) syms.push_back(byte_ids_[c]);
   merge(syms);
   out.insert(out.end(), syms.begin(), syms.end());
-  if (cacheable) cache_->put(piece, h, syms.data(), syms.size());
+  if (slot && syms.size() <= kCacheIdsMax) {
+    slot->owner = cache_owner_;
+    std::memcpy(slot->key, key, sizeof(key));
+    slot->len = static_cast<uint8_t>(piece.size());
+    slot->n = static_cast<uint8_t>(syms.size());
+    std::memcpy(slot->ids, syms.data(), syms.size() * sizeof(int32_t));
+  }
 }
 
 void Bpe::tokenize_chars(std::string_view w, std::vector<int32_t>& out) const {

@@ -1,5 +1,5 @@
 // Why: the BPE model of tokenizer.json: vocabulary, ranked merges, and the merge loop that turns one pre-tokenized
-// piece into ids. Byte-level pieces are mapped byte -> symbol id directly; a sharded cache keeps the ids of
+// piece into ids. Byte-level pieces are mapped byte -> symbol id directly; a per-thread cache keeps the ids of
 // recently seen pieces so repeated words skip the merge loop.
 #pragma once
 #include <array>
@@ -53,8 +53,6 @@ class MergeMap {
   size_t mask_ = 0;
 };
 
-class WordCache;
-
 class Bpe {
  public:
   explicit Bpe(const nlohmann::json& model);
@@ -70,6 +68,7 @@ class Bpe {
   int32_t max_id() const { return static_cast<int32_t>(vocab_r_.size()) - 1; }
   const StringMap& vocab() const { return vocab_; }
 
+  // Slots of the per-thread word cache (rounded up to a power of two); 0 disables it for this model.
   void set_cache_capacity(size_t words);
 
  private:
@@ -95,7 +94,8 @@ class Bpe {
   bool byte_fallback_ = false;
   std::array<int32_t, 256> fallback_ids_{};
   std::string prefix_, suffix_;
-  std::unique_ptr<WordCache> cache_;
+  uint64_t cache_owner_ = 0;  // unique per instance: tags this model's entries in the per-thread cache
+  size_t cache_slots_ = 0;
 };
 
 }  // namespace xlstm::tok

@@ -121,8 +121,10 @@ Regex::~Regex() { pcre2_code_free(static_cast<pcre2_code*>(code_)); }
 
 size_t Regex::char_len(std::string_view s, size_t i) { return utf8_len(static_cast<unsigned char>(s[i])); }
 
-bool Regex::search(std::string_view s, size_t start, size_t& st, size_t& en) const {
-  auto& tm = thread_match();
+void* Regex::thread_context() { return &thread_match(); }
+
+bool Regex::search(void* ctx, std::string_view s, size_t start, size_t& st, size_t& en) const {
+  auto& tm = *static_cast<ThreadMatch*>(ctx);
   auto* code = static_cast<pcre2_code*>(code_);
   const auto* subj = reinterpret_cast<PCRE2_SPTR>(s.data());
   int rc = jit_ ? pcre2_jit_match(code, subj, s.size(), start, 0, tm.md, tm.mc)

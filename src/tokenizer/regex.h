@@ -24,11 +24,12 @@ class Regex {
   // at the end of the previous match the search moves on by one character.
   template <class Fn>
   void find_iter(std::string_view s, Fn&& fn) const {
+    void* ctx = thread_context();
     size_t pos = 0;
     size_t last_match_end = static_cast<size_t>(-1);
     while (pos <= s.size()) {
       size_t st, en;
-      if (!search(s, pos, st, en)) break;
+      if (!search(ctx, s, pos, st, en)) break;
       if (st == en && last_match_end == en) {
         if (pos >= s.size()) break;
         pos += char_len(s, pos);
@@ -47,7 +48,8 @@ class Regex {
   const std::string& pcre_pattern() const { return pattern_; }
 
  private:
-  bool search(std::string_view s, size_t start, size_t& st, size_t& en) const;
+  static void* thread_context();
+  bool search(void* ctx, std::string_view s, size_t start, size_t& st, size_t& en) const;
   static size_t char_len(std::string_view s, size_t i);
   std::string pattern_;
   void* code_ = nullptr;  // pcre2_code_8*
