@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "common/check.h"
+
 namespace xlstm {
 
 double sample_uniform(uint64_t seed, uint64_t step) {
@@ -15,6 +17,7 @@ double sample_uniform(uint64_t seed, uint64_t step) {
 }
 
 int32_t sample_row(const float* logits, int64_t V, const SampleRow& r, std::vector<std::pair<float, int32_t>>& cand) {
+  XLSTM_CHECK(V > 0, "cannot sample from an empty vocabulary (vocab = {})", V);
   auto better = [](const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) {
     return a.first > b.first || (a.first == b.first && a.second < b.second);
   };

@@ -7,6 +7,7 @@ namespace xlstm {
 
 [[noreturn]] void fail_at(const char* file, int line, const std::string& msg) {
   const char* rel = std::strstr(file, "src/");
+  if (!rel) rel = std::strstr(file, "tools/");
   throw Error(fmt::format("{} ({}:{})", msg, rel ? rel : file, line));
 }
 

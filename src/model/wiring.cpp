@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <set>
 
@@ -86,7 +87,7 @@ LargeWiring discover_large_wiring(const TensorStore& store, const XlstmLargeConf
     if (n.rfind(prefix, 0) != 0) continue;
     size_t end = n.find('.', prefix.size());
     std::string idx = n.substr(prefix.size(), end == std::string::npos ? std::string::npos : end - prefix.size());
-    if (!idx.empty() && std::all_of(idx.begin(), idx.end(), ::isdigit) && idx.size() < 7)
+    if (!idx.empty() && std::all_of(idx.begin(), idx.end(), [](unsigned char ch) { return std::isdigit(ch) != 0; }) && idx.size() < 7)
       max_block = std::max<int64_t>(max_block, std::stoll(idx));
   }
   w.blocks = max_block + 1;
@@ -113,6 +114,7 @@ LargeWiring discover_large_wiring(const TensorStore& store, const XlstmLargeConf
 
   // Full list implied by the config (structure as the config states it), compared name by name.
   XlstmLargeConfig c = cfg;
+  c.num_blocks = std::min(cfg.num_blocks, w.blocks + 1);  // a config claiming 1e8 blocks must not build 1e9 names
   w.tensors = large_tensor_list(c, cfg.weight_mode == "fused", cfg.use_bias, cfg.tie_word_embeddings, true,
                                 w.embedding);
   std::set<std::string> expected;
@@ -139,11 +141,11 @@ LargeWiring discover_large_wiring(const TensorStore& store, const XlstmLargeConf
 
 void require_consistent(const LargeWiring& w, const std::string& origin) {
   if (w.problems.empty()) return;
-  std::string msg = fmt::format("{}: checkpoint does not match its config ({} problem{}):", origin, w.problems.size(),
+  std::string msg = fmt::format("{}: checkpoint does not match its config ({} problem{}): ", origin, w.problems.size(),
                                 w.problems.size() == 1 ? "" : "s");
   const size_t shown = std::min<size_t>(w.problems.size(), 20);
-  for (size_t i = 0; i < shown; ++i) msg += "\n  - " + w.problems[i];
-  if (w.problems.size() > shown) msg += fmt::format("\n  ... and {} more", w.problems.size() - shown);
+  for (size_t i = 0; i < shown; ++i) msg += (i ? "; " : "") + w.problems[i];
+  if (w.problems.size() > shown) msg += fmt::format("; ... and {} more (xlstm wiring lists them all)", w.problems.size() - shown);
   XLSTM_FAIL("{}", msg);
 }
 

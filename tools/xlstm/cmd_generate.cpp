@@ -1,5 +1,6 @@
 // Why: `xlstm generate`: prompt (text or ids) in, sampled continuation out, streamed as it comes; the
 // state can be saved after the prompt and loaded to continue without re-processing it.
+#include <chrono>
 #include <cstdio>
 #include <sstream>
 
@@ -50,6 +51,7 @@ XLSTM_COMMAND("generate", "generate text from a prompt", [](CLI::App& sub) {
   sub.add_option("--load-state", o->load_state, "start from a saved state (the prompt continues it)");
   return std::function<int()>([o] {
     XLSTM_CHECK(o->n >= 0, "-n must be >= 0, got {}", o->n);
+    Sampler(o->s).validate();  // bad sampling flags fail before any work (or a --save-state file)
     Loaded L = load(o->m);
     Prompt pr = make_prompt(o->p, *L.model, /*continuing=*/!o->load_state.empty());
     State st(*L.model);
@@ -67,9 +69,13 @@ XLSTM_COMMAND("generate", "generate text from a prompt", [](CLI::App& sub) {
     auto cb = [&](int32_t t) { return out.push(t); };
     Generation res;
     if (!o->save_state.empty()) {  // consume the whole prompt, save, then continue from its logits
+      auto t0 = std::chrono::steady_clock::now();
       std::vector<float> logits = prefill(*L.model, st, pr.ids);
+      const double t_prefill = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       st.save(o->save_state);
       res = continue_generation(*L.model, st, std::move(logits), pr.ids, g, cb);
+      res.prompt_tokens = int64_t(pr.ids.size());
+      res.prefill_seconds = t_prefill;
     } else {
       res = generate(*L.model, st, pr.ids, g, cb);
     }

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   using namespace xlstm::cli;
   CLI::App app{"xlstm: inference engine for xLSTM language models"};
   app.require_subcommand(1);
+  app.failure_message([](const CLI::App*, const CLI::Error& e) { return std::string("error: ") + e.what() + "\n"; });
   app.set_version_flag("--version", std::string("xlstm.cpp 0.1.0"));
   std::function<int()> run;
   for (auto& c : commands()) {
