@@ -12,6 +12,8 @@ namespace xlstm::tok {
 
 using nlohmann::json;
 
+bool metaspace_prepends(const json& j, const std::string& w);  // pretokenizer.cpp
+
 std::string byte_level_token_bytes(const std::string& token) {
   std::string out;
   if (!byte_level_decode(token, out)) return token;
@@ -132,6 +134,31 @@ class StripDec : public Decoder {
   size_t start_, stop_;
 };
 
+// Metaspace: the replacement character back to spaces; in the first token it is dropped (prepend_scheme != never).
+class MetaspaceDec : public Decoder {
+ public:
+  MetaspaceDec(std::string rep, bool drop_first) : rep_(std::move(rep)), drop_first_(drop_first) {}
+  void decode_chain(std::vector<std::string>& tokens) const override {
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      std::string out;
+      const std::string& t = tokens[i];
+      for (size_t k = 0; k < t.size();) {
+        if (t.compare(k, rep_.size(), rep_) == 0) {
+          if (!(i == 0 && drop_first_)) out.push_back(' ');
+          k += rep_.size();
+        } else {
+          out.push_back(t[k++]);
+        }
+      }
+      tokens[i].swap(out);
+    }
+  }
+
+ private:
+  std::string rep_;
+  bool drop_first_;
+};
+
 class SequenceDec : public Decoder {
  public:
   explicit SequenceDec(std::vector<std::unique_ptr<Decoder>> parts) : parts_(std::move(parts)) {}
@@ -172,6 +199,10 @@ std::unique_ptr<Decoder> make_decoder(const json& j, const std::string& where) {
     };
     return std::make_unique<StripDec>(cp, num("start"), num("stop"));
   }
+  if (type == "Metaspace") {
+    XLSTM_CHECK(j.contains("replacement") && j["replacement"].is_string(), "{}: 'replacement' must be a string", w);
+    return std::make_unique<MetaspaceDec>(j["replacement"].get<std::string>(), metaspace_prepends(j, w));
+  }
   if (type == "Sequence") {
     XLSTM_CHECK(j.contains("decoders") && j["decoders"].is_array(), "{}: 'decoders' must be an array", w);
     std::vector<std::unique_ptr<Decoder>> parts;
@@ -182,7 +213,8 @@ std::unique_ptr<Decoder> make_decoder(const json& j, const std::string& where) {
     }
     return std::make_unique<SequenceDec>(std::move(parts));
   }
-  XLSTM_FAIL("{}: unsupported decoder type '{}' (supported: ByteLevel, ByteFallback, Fuse, Replace, Strip, Sequence)",
+  XLSTM_FAIL("{}: unsupported decoder type '{}' (supported: ByteLevel, ByteFallback, Fuse, Replace, Strip, Metaspace, "
+             "Sequence)",
              where, type);
 }
 

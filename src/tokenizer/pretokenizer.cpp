@@ -127,10 +127,14 @@ template <class MatchFn>
 void split_all(Pieces& p, Behavior behavior, MatchFn&& fn) {
   thread_local std::vector<Match> m;
   p.scratch.clear();
-  for (auto piece : p.list) {
+  bool first_at_zero = false;
+  for (size_t k = 0; k < p.list.size(); ++k) {
+    const auto piece = p.list[k];
     fn(piece, m);
     split_piece(piece, m, behavior, p.scratch);
+    if (k == 0) first_at_zero = p.first_at_zero && !p.scratch.empty() && p.scratch[0].data() == piece.data();
   }
+  p.first_at_zero = first_at_zero;
   p.list.swap(p.scratch);
 }
 
@@ -210,6 +214,79 @@ bool is_punc(char32_t c) {
          is_punctuation(c);
 }
 
+enum class Prepend { Always, First, Never };
+
+Prepend parse_prepend_scheme(const json& j, const std::string& w) {
+  if (j.contains("prepend_scheme") && !j["prepend_scheme"].is_null()) {
+    XLSTM_CHECK(j["prepend_scheme"].is_string(), "{}: 'prepend_scheme' must be a string", w);
+    const auto s = j["prepend_scheme"].get<std::string>();
+    if (s == "always") return Prepend::Always;
+    if (s == "first") return Prepend::First;
+    if (s == "never") return Prepend::Never;
+    XLSTM_FAIL("{}: unknown prepend_scheme '{}'", w, s);
+  }
+  if (j.contains("add_prefix_space") && j["add_prefix_space"].is_boolean())  // older files
+    return j["add_prefix_space"].get<bool>() ? Prepend::Always : Prepend::Never;
+  return Prepend::Always;
+}
+
+}  // namespace
+
+// Shared with the Metaspace decoder: HF rejects add_prefix_space=false next to a prepend_scheme other than never.
+bool metaspace_prepends(const json& j, const std::string& w) {
+  const bool has_scheme = j.contains("prepend_scheme") && !j["prepend_scheme"].is_null();
+  if (j.contains("add_prefix_space") && j["add_prefix_space"].is_boolean() && !j["add_prefix_space"].get<bool>()) {
+    XLSTM_CHECK(!has_scheme || j["prepend_scheme"] == "never",
+                "{}: add_prefix_space does not match declared prepend_scheme", w);
+    return false;
+  }
+  return parse_prepend_scheme(j, w) != Prepend::Never;
+}
+
+namespace {
+
+std::string parse_replacement(const json& j, const std::string& w) {
+  XLSTM_CHECK(j.contains("replacement") && j["replacement"].is_string(), "{}: 'replacement' must be a string", w);
+  const std::string r = j["replacement"].get<std::string>();
+  size_t len = 0;
+  XLSTM_CHECK(!r.empty() && (utf8_decode(r, 0, len), len == r.size()), "{}: 'replacement' must be one character", w);
+  return r;
+}
+
+class MetaspacePre : public PreTokenizer {
+ public:
+  MetaspacePre(std::string rep, Prepend scheme, bool split) : rep_(std::move(rep)), scheme_(scheme), split_(split) {}
+  void pre_tokenize(Pieces& p) const override {
+    p.materialize();
+    for (size_t k = 0; k < p.list.size(); ++k) {
+      const auto v = p.list[k];
+      std::string s;
+      s.reserve(v.size() + rep_.size());
+      const bool prepend = scheme_ == Prepend::Always || (scheme_ == Prepend::First && k == 0 && p.first_at_zero);
+      for (char c : v) {
+        if (c == ' ') {
+          s += rep_;
+        } else {
+          s.push_back(c);
+        }
+      }
+      if (prepend && s.compare(0, rep_.size(), rep_) != 0) s.insert(0, rep_);
+      p.list[k] = p.store(std::move(s));
+    }
+    if (split_) {
+      size_t len;
+      const char32_t r = utf8_decode(rep_, 0, len);
+      split_all(p, Behavior::MergedWithNext,
+                [&](std::string_view s, std::vector<Match>& m) { char_matches(s, [r](char32_t c) { return c == r; }, m); });
+    }
+  }
+
+ private:
+  std::string rep_;
+  Prepend scheme_;
+  bool split_;
+};
+
 class SequencePre : public PreTokenizer {
  public:
   explicit SequencePre(std::vector<std::unique_ptr<PreTokenizer>> parts) : parts_(std::move(parts)) {}
@@ -262,6 +339,11 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::strin
     parts.push_back(char_split(is_punc, Behavior::Isolated));
     return std::make_unique<SequencePre>(std::move(parts));
   }
+  if (type == "Metaspace") {
+    const bool prepends = metaspace_prepends(j, w);
+    return std::make_unique<MetaspacePre>(parse_replacement(j, w), prepends ? parse_prepend_scheme(j, w) : Prepend::Never,
+                                          get_bool("split", true));
+  }
   if (type == "Sequence") {
     XLSTM_CHECK(j.contains("pretokenizers") && j["pretokenizers"].is_array(), "{}: 'pretokenizers' must be an array",
                 w);
@@ -274,7 +356,7 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::strin
     return std::make_unique<SequencePre>(std::move(parts));
   }
   XLSTM_FAIL("{}: unsupported pre_tokenizer type '{}' (supported: ByteLevel, Split, Digits, Whitespace, "
-             "WhitespaceSplit, Punctuation, CharDelimiterSplit, BertPreTokenizer, Sequence)",
+             "WhitespaceSplit, Punctuation, CharDelimiterSplit, BertPreTokenizer, Metaspace, Sequence)",
              where, type);
 }
 

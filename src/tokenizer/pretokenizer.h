@@ -18,11 +18,14 @@ struct Pieces {
   // True when the pieces hold raw bytes still to be mapped through the byte-level alphabet (ByteLevel ran last);
   // the BPE model then maps bytes to symbols itself, which saves building the mapped strings.
   bool byte_level = false;
+  // True while list[0] starts at offset 0 of the original input (Metaspace's prepend_scheme "first").
+  bool first_at_zero = false;
 
-  void reset(std::string_view text) {
+  void reset(std::string_view text, bool at_zero) {
     list.clear();
     arena.clear();
     byte_level = false;
+    first_at_zero = at_zero;
     if (!text.empty()) list.push_back(text);
   }
   std::string_view store(std::string s) { return arena.emplace_back(std::move(s)); }

@@ -43,15 +43,26 @@ ThreadMatch& thread_match() {
 
 }  // namespace
 
-std::string onig_to_pcre2(std::string_view p) {
+std::string onig_to_pcre2(std::string_view p, const std::string& what) {
   std::string out;
   out.reserve(p.size() + 16);
-  bool in_class = false;
+  int depth = 0;  // character class nesting (Oniguruma allows [a[bc]] = union; PCRE2 does not)
   for (size_t i = 0; i < p.size(); ++i) {
     const char c = p[i];
     if (c == '\\' && i + 1 < p.size()) {
       const char e = p[i + 1];
       ++i;
+      if (e == 'u' && i + 4 < p.size()) {
+        // \uHHHH (Ruby syntax) -> \x{HHHH}
+        const std::string_view hex = p.substr(i + 1, 4);
+        if (hex.size() == 4 && hex.find_first_not_of("0123456789abcdefABCDEF") == std::string_view::npos) {
+          out += "\\x{";
+          out.append(hex);
+          out += "}";
+          i += 4;
+          continue;
+        }
+      }
       const char* items = nullptr;
       bool negated = false;
       switch (e) {
@@ -63,8 +74,8 @@ std::string onig_to_pcre2(std::string_view p) {
         case 'H': items = kHexItems; negated = true; break;
         default: break;
       }
-      if (!items || (negated && in_class)) {
-        // Negated shorthands inside a class keep their PCRE2 meaning (cannot nest a negation there).
+      if (!items || (negated && depth > 0)) {
+        // Negated shorthands inside a class keep their PCRE2 meaning (a class cannot hold a negated set).
         out.push_back('\\');
         out.push_back(e);
         if (e == 'p' || e == 'P' || e == 'x') {
@@ -79,7 +90,7 @@ std::string onig_to_pcre2(std::string_view p) {
         }
         continue;
       }
-      if (in_class) {
+      if (depth > 0) {
         out.append(items);
       } else {
         out.append(negated ? "[^" : "[");
@@ -88,25 +99,60 @@ std::string onig_to_pcre2(std::string_view p) {
       }
       continue;
     }
-    if (!in_class && c == '[') {
-      in_class = true;
+    if (c == '[') {
+      if (depth > 0 && i + 1 < p.size() && p[i + 1] == ':') {  // POSIX bracket [:alpha:] inside a class
+        const size_t close = p.find(":]", i + 2);
+        if (close != std::string_view::npos) {
+          out.append(p.substr(i, close + 2 - i));
+          i = close + 1;
+          continue;
+        }
+      }
+      if (depth > 0) {
+        XLSTM_CHECK(!(i + 1 < p.size() && p[i + 1] == '^'), "{}: regex '{}': a negated class inside a class is not "
+                    "supported", what, p);
+        ++depth;  // nested union: flatten
+        continue;
+      }
+      depth = 1;
       out.push_back(c);
       // A ']' right after '[' or '[^' is a literal.
       if (i + 1 < p.size() && p[i + 1] == '^') out.push_back(p[++i]);
-      if (i + 1 < p.size() && p[i + 1] == ']') out.push_back(p[++i]);
+      if (i + 1 < p.size() && p[i + 1] == ']') {
+        out += "\\]";
+        ++i;
+      }
       continue;
     }
-    if (in_class && c == ']') in_class = false;
+    if (depth == 0 && c == '(' && i + 2 < p.size() && p[i + 1] == '?') {
+      // Inline options: Ruby's (?m) is dot-matches-newline, PCRE2's (?s).
+      size_t k = i + 2;
+      while (k < p.size() && (p[k] == 'i' || p[k] == 'm' || p[k] == 'x' || p[k] == '-')) ++k;
+      if (k > i + 2 && k < p.size() && (p[k] == ':' || p[k] == ')')) {
+        out += "(?";
+        for (size_t q = i + 2; q < k; ++q) out.push_back(p[q] == 'm' ? 's' : p[q]);
+        i = k - 1;
+        continue;
+      }
+    }
+    if (depth > 0 && c == '&' && i + 1 < p.size() && p[i + 1] == '&') {
+      XLSTM_FAIL("{}: regex '{}': class intersection (&&) is not supported", what, p);
+    }
+    if (depth > 0 && c == ']') {
+      if (--depth > 0) continue;
+    }
     out.push_back(c);
   }
   return out;
 }
 
-Regex::Regex(const std::string& onig_pattern, const std::string& what) : pattern_(onig_to_pcre2(onig_pattern)) {
+Regex::Regex(const std::string& onig_pattern, const std::string& what)
+    : pattern_(onig_to_pcre2(onig_pattern, what)) {
   int err = 0;
   PCRE2_SIZE off = 0;
+  // Ruby syntax: ^ and $ always match at line starts / ends (PCRE2_MULTILINE; newline is LF in both).
   auto* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern_.data()), pattern_.size(),
-                             PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK, &err, &off, nullptr);
+                             PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK | PCRE2_MULTILINE, &err, &off, nullptr);
   if (!code) {
     PCRE2_UCHAR buf[256];
     pcre2_get_error_message(err, buf, sizeof(buf));

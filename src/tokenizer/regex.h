@@ -1,6 +1,6 @@
 // Why: tokenizer.json regexes are written for Oniguruma (what HF tokenizers uses); we run them with PCRE2 + JIT,
-// after translating the few escapes whose meaning differs (`\s` also matches U+0085 in Oniguruma, `\w` includes
-// marks, `\h` is a hex digit). find_iter reproduces the onig crate's iteration over matches, empty ones included.
+// after translating what differs in Oniguruma's Ruby syntax: `\s` (U+0085 yes, U+180E no), `\w` (marks too), `\h`
+// (a hex digit), `\uHHHH`, nested classes `[a[bc]]`, `(?m)` (dot-all), and ^/$ matching at every line. find_iter reproduces the onig crate's iteration over matches, empty ones included.
 #pragma once
 #include <cstddef>
 #include <memory>
@@ -63,6 +63,6 @@ std::string pattern_to_regex(const nlohmann::json& pattern, const std::string& w
 std::string regex_unicode_version();
 
 // Translates Oniguruma (Ruby syntax) escapes whose meaning differs in PCRE2. Exposed for tests.
-std::string onig_to_pcre2(std::string_view pattern);
+std::string onig_to_pcre2(std::string_view pattern, const std::string& what = "regex");
 
 }  // namespace xlstm::tok

@@ -58,13 +58,13 @@ struct Tokenizer::Impl {
     return model->id_to_token(id);
   }
 
-  void encode_segment(std::string_view seg, std::vector<int32_t>& ids) const {
+  void encode_segment(std::string_view seg, bool at_zero, std::vector<int32_t>& ids) const {
     if (!pre_tokenizer) {
       model->tokenize(seg, false, ids);
       return;
     }
     thread_local Pieces pieces;
-    pieces.reset(seg);
+    pieces.reset(seg, at_zero);
     pre_tokenizer->pre_tokenize(pieces);
     for (auto p : pieces.list) model->tokenize(p, pieces.byte_level, ids);
     if (pieces.arena.size() > 64) pieces.arena.clear();
@@ -264,11 +264,12 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_t
       m.normalizer->normalize(seg, local);
       norm = local;
     }
+    const bool seg_at_zero = seg.data() == text.data();
     m.added.split(norm, true, parse_special, [&](std::string_view seg2, int32_t id2) {
       if (id2 >= 0) {
         ids.push_back(id2);
       } else {
-        m.encode_segment(seg2, ids);
+        m.encode_segment(seg2, seg_at_zero && seg2.data() == norm.data(), ids);
       }
     });
   });
