@@ -6,7 +6,8 @@ synthetic tokenizers that exercise every supported tokenizer.json component. The
 byte-level BPE (GPT-2's alphabet + its first merges) and differ by a JSON merge patch (RFC 7386) each, so they stay
 tiny. Expected ids for all of them come from HF tokenizers via scripts/tokenizer_refs.py on the GPU machine.
 
-Usage: make_tokenizer_fixtures.py GPT2_DIR KJV_TXT   (GPT2_DIR holds encoder.json and vocab.bpe)
+Usage: make_tokenizer_fixtures.py GPT2_DIR KJV_TXT [--force]   (GPT2_DIR holds encoder.json and vocab.bpe; the
+texts are only written when absent, or with --force)
 """
 import json
 import os
@@ -133,6 +134,32 @@ def variants(base_size):
                                           "stride": 0},
                            "padding": {"strategy": {"Fixed": 16}, "direction": "Right", "pad_to_multiple_of": None,
                                        "pad_id": V, "pad_type_id": 0, "pad_token": "<|endoftext|>"}},
+        "mini_bloom_split": {"pre_tokenizer": seq_pre(split(" ?[^(\\s|[.,!?\u2026\u3002\uff0c\u3001\u0964\u06d4\u060c])]+",
+                                                             "Isolated"), bl_nore)},
+        "mini_deepseek_like": {"pre_tokenizer": seq_pre(
+            split(r"\p{N}{1,3}", "Isolated"), split("[\u4e00-\u9fa5\\u3040-\u309f\u30a0-\u30ff]+", "Isolated"),
+            split(r"[\r\n]|\s?[A-Za-z\p{L}]+|\s?[!-/:-~\uff01-\uff0f]+|\s+$|\s+(?=\s)|\s", "Isolated"), bl_nore)},
+        "mini_falcon_like": {"pre_tokenizer": seq_pre({"type": "Punctuation", "behavior": "Contiguous"}, bl(),
+                                                      {"type": "Digits", "individual_digits": False},
+                                                      split("[0-9][0-9][0-9]", "Isolated"))},
+        "mini_metaspace_first": {
+            "normalizer": None,
+            "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": True},
+            "added_tokens": [tok("<unk>", V, special=True), tok("<s>", V + 1), tok("</s>", V + 2)],
+            "decoder": {"type": "Sequence", "decoders": [
+                {"type": "ByteFallback"},
+                {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": True}]},
+            "model": {"unk_token": "<unk>", "byte_fallback": True,
+                      "vocab": dict({"<unk>": V, "<s>": V + 1, "</s>": V + 2},
+                                    **{"<0x%02X>" % b: V + 3 + b for b in range(256)})}},
+        "mini_metaspace_legacy": {
+            "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": True},
+            "added_tokens": [tok("<unk>", V, special=True)],
+            "decoder": {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": True},
+            "model": {"unk_token": "<unk>", "vocab": {"<unk>": V}}},
+        "mini_metaspace_always_nosplit": {
+            "pre_tokenizer": {"type": "Metaspace", "replacement": "_", "prepend_scheme": "always", "split": False},
+            "decoder": {"type": "Metaspace", "replacement": "_", "prepend_scheme": "always", "split": False}},
         "mini_trunc_left": {"added_tokens": [eot],
                             "truncation": {"direction": "Left", "max_length": 7, "strategy": "LongestFirst",
                                            "stride": 2},
@@ -339,12 +366,14 @@ def main():
     var["llama3_bos"] = {"base": "llama3", "patch": {"post_processor": BOS_TEMPLATE}}
     with open(os.path.join(FIX, "variants.json"), "w", encoding="utf-8") as f:
         json.dump(var, f, ensure_ascii=False, indent=1)
-    with open(os.path.join(FIX, "texts", "edge.json"), "w", encoding="utf-8") as f:
-        json.dump(edge_texts(), f, ensure_ascii=False, indent=0)
-    with open(os.path.join(FIX, "texts", "code.txt"), "w", encoding="utf-8") as f:
-        f.write(code_sample())
-    with open(os.path.join(FIX, "texts", "kjv.txt"), "w", encoding="utf-8") as f:
-        f.write(kjv_sample(kjv))
+    # The texts are frozen once written (their expected ids are committed): rewrite only with --force.
+    force = "--force" in sys.argv
+    for name, make in [("edge.json", lambda: json.dumps(edge_texts(), ensure_ascii=False, indent=0)),
+                       ("code.txt", code_sample), ("kjv.txt", lambda: kjv_sample(kjv))]:
+        path = os.path.join(FIX, "texts", name)
+        if force or not os.path.exists(path):
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(make())
 
 
 if __name__ == "__main__":

@@ -185,6 +185,7 @@ def reference(name, tk, edge, big):
     rec["id_to_token"] = {str(i): tk.id_to_token(i) for i in probe_ids}
     probe_toks = ["hello", "Hello", "\u0120the", "<|endoftext|>", "<s>", "nonexistent-token-xyz", "a", "\u0120"]
     probe_toks += [tk.id_to_token(i) for i in probe_ids if tk.id_to_token(i) is not None]
+    probe_toks += [v.content for v in tk.get_added_tokens_decoder().values()]
     rec["token_to_id"] = {t: tk.token_to_id(t) for t in probe_toks}
     rec["added_tokens"] = {str(k): {"content": v.content, "special": v.special}
                            for k, v in sorted(tk.get_added_tokens_decoder().items())}
