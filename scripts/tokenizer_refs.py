@@ -243,6 +243,8 @@ def pack_ids(ids):
     return "b64:" + base64.b64encode(bytes(out)).decode("ascii")
 
 
+DECODE_CASES_FOR = ["mini", "mini_added", "mini_byte_fallback", "mini_decoder_none", "mini_whitespace_unk",
+                    "mini_char_drop", "mini_metaspace_legacy", "mini_wssplit_fuse", "mini_prefix_template"]
 LONG = ("long_a", "long_word_mix", "long_x", "long_bang", "long_emoji", "long_spaces", "long_newlines")
 
 
@@ -264,7 +266,7 @@ def pack(raw_tar, dest):
                 cases = [c for c in cases if c["name"] not in ("kjv", "code")]
             if name not in MAIN and name != "mini":
                 cases = [c for c in cases if c["name"] not in LONG]
-            keep_random = 120 if name in MAIN or name == "mini_added" else 0
+            keep_random = 80 if name in MAIN or name == "mini_added" else 0
             cases = [c for c in cases if not c["name"].startswith("random") or int(c["name"][6:]) < keep_random]
             if name != "mini" and name not in MAIN:
                 cases = [{"name": c["name"], "same_as_mini": True} if mini.get(c["name"]) == c else c for c in cases]
@@ -283,6 +285,12 @@ def pack(raw_tar, dest):
                     if k in c:
                         c[k] = pack_ids(c[k])
             rec["cases"] = cases
+            # Random-id decodes only where the decoder or the added tokens differ from "mini"'s.
+            if name not in MAIN + DECODE_CASES_FOR:
+                rec["decode_cases"] = []
+            for d in rec["decode_cases"]:
+                if d.get("text_skip") == d.get("text"):
+                    d.pop("text_skip")
         with open(os.path.join(dest, name + ".json"), "w", encoding="utf-8") as f:
             json.dump(rec, f, ensure_ascii=False, separators=(",", ":"))
             f.write("\n")

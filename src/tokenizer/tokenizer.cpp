@@ -252,7 +252,6 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_t
   }
   std::vector<int32_t> ids;
   ids.reserve(text.size() / 4 + 8);
-  thread_local std::string normalized;
   m.added.split(text, false, parse_special, [&](std::string_view seg, int32_t id) {
     if (id >= 0) {
       ids.push_back(id);
@@ -273,7 +272,6 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_t
       }
     });
   });
-  (void)normalized;
 
   if (m.truncation) {
     size_t max_len = m.truncation->max_length;

@@ -267,7 +267,8 @@ TEST_P(TokenizerRef, MatchesHfTokenizers) {
     const auto ids = d["ids"].get<std::vector<int32_t>>();
     const std::string got = tok->decode(ids);
     if (d.contains("text")) check(got == d["text"].get<std::string>(), "decode of random ids: got '" + got + "'");
-    check(tok->decode(ids, true) == d["text_skip"].get<std::string>(), "decode(skip_special) of random ids");
+    const std::string want_skip = d.contains("text_skip") ? d["text_skip"].get<std::string>() : got;
+    check(tok->decode(ids, true) == want_skip, "decode(skip_special) of random ids");
     check(stream_decode(tok, ids, false) == got, "stream decode of random ids");
   }
   for (const auto& [id, t] : exp["id_to_token"].items()) {
