@@ -1,0 +1,81 @@
+// Why: the CUDA implementation of the Backend op contract (backend/backend.h). Weights live on the GPU
+// in bf16 (or F16/F32 when asked), activations and recurrent state in float32; every op is one or a few
+// kernel launches on the backend's own stream (so the caller can capture a CUDA graph of it). The kernels
+// are in the other files of this folder, one op family per file; this class holds the device, the
+// stream, the cuBLASLt handle and the workspace, and picks a kernel per call.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <memory>
+#include <string>
+
+#include "backend/backend.h"
+#include "backend/cuda/workspace.h"
+
+namespace xlstm::cuda {
+
+class CublasLtGemm;
+
+// Which kernel family runs an op. Auto is what users get; the others exist so that tests and benchmarks
+// can check and time every path.
+enum class LinearPath { Auto, Gemv, SkinnyMma, Cublas };
+enum class MlstmPath { Auto, Recurrent };  // Recurrent: the step form for every T (ignores chunk)
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(int device = 0);
+  ~CudaBackend() override;
+  std::string name() const override { return "cuda"; }
+  std::string description() const override { return description_; }
+
+  void* alloc(size_t bytes) override;
+  void release(void* p) override;
+  void upload(void* dst, const void* host_src, size_t bytes) override;
+  void download(void* host_dst, const void* src, size_t bytes) override;
+  void copy(void* dst, const void* src, size_t bytes) override;
+  void zero(void* dst, size_t bytes) override;
+  void synchronize() override;
+
+  WeightPtr make_weight(const std::vector<HostTensor>& parts, DType as) override;
+  WeightPtr make_vector(const std::vector<HostTensor>& parts) override;
+
+  void linear(const Weight& W, const Weight* bias, const float* x, int64_t ldx, int64_t N, float* y,
+              int64_t ldy) override;
+  void embed(const Weight& E, const int32_t* ids, int64_t N, float* y) override;
+  void rmsnorm(const float* x, const Weight& w, const Weight* b, float eps, int64_t N, int64_t D,
+               float* y) override;
+  void layernorm(const float* x, const Weight* w, const Weight* b, float eps, int64_t N, int64_t D,
+                 float* y) override;
+  void add(float* x, const float* y, int64_t n) override;
+  void softcap(float* x, int64_t rows, int64_t cols, int64_t ld, float cap) override;
+  void mlstm(const MlstmArgs& a) override;
+  void mhln_gate(const float* h, const float* o, int64_t ldo, const Weight& w, const Weight* b, float eps,
+                 int64_t N, int NH, int DV, float* y) override;
+  void swiglu(const float* gu, int64_t N, int64_t F, float* y) override;
+  void sample(const float* logits, int B, int64_t V, SampleRow* rows, int32_t* ids) override;
+  // Stream capture of fn's launches into a CUDA graph (relaxed mode: fn may not synchronise, free or
+  // grow a workspace, so run it once uncaptured first).
+  std::unique_ptr<Graph> capture(const std::function<void()>& fn) override;
+
+  // ---- CUDA-specific ----------------------------------------------------------------------------------
+  cudaStream_t stream() const { return stream_; }
+  int device() const { return device_; }
+  int sm_count() const { return sm_count_; }
+  void set_linear_path(LinearPath p) { linear_path_ = p; }
+  void set_mlstm_path(MlstmPath p) { mlstm_path_ = p; }
+  // Chunks per chunkwise segment (0: as many as a 256 MiB scratch allows); tests force small segments.
+  void set_mlstm_segment_chunks(int n) { mlstm_segment_chunks_ = n; }
+  Workspace& workspace() { return ws_; }
+
+ private:
+  int device_ = 0, sm_count_ = 0;
+  std::string description_;
+  cudaStream_t stream_ = nullptr;
+  std::unique_ptr<CublasLtGemm> gemm_;
+  Workspace ws_;
+  LinearPath linear_path_ = LinearPath::Auto;
+  MlstmPath mlstm_path_ = MlstmPath::Auto;
+  int mlstm_segment_chunks_ = 0;
+};
+
+}  // namespace xlstm::cuda

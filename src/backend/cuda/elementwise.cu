@@ -1,0 +1,184 @@
+// Why: see elementwise.cuh. float4 paths where pointers and sizes allow, scalar paths otherwise; math in
+// float32 with the accurate expf/tanhf (no fast-math), so results match the CPU backend to a few ulp.
+#include "backend/cuda/cuda_common.cuh"
+#include "backend/cuda/elementwise.cuh"
+
+namespace xlstm::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+__global__ void add_vec4(float4* x, const float4* y, int64_t n4) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n4; i += int64_t(gridDim.x) * blockDim.x) {
+    float4 a = x[i], b = y[i];
+    a.x += b.x, a.y += b.y, a.z += b.z, a.w += b.w;
+    x[i] = a;
+  }
+}
+__global__ void add_scalar(float* x, const float* y, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    x[i] += y[i];
+}
+
+__global__ void softcap_kernel(float* x, int64_t rows, int64_t cols, int64_t ld, float cap) {
+  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y)
+    for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < cols; c += int64_t(gridDim.x) * blockDim.x) {
+      float* p = x + r * ld + c;
+      *p = cap * tanhf(*p / cap);
+    }
+}
+
+dim3 row_grid(int64_t rows, int64_t cols, int threads) {
+  int64_t cb = ceil_div(cols, threads);
+  if (cb > 1024) cb = 1024;
+  return dim3(unsigned(cb < 1 ? 1 : cb), unsigned(rows > 65535 ? 65535 : rows));
+}
+
+__device__ __forceinline__ float silu_mul(float g, float u) { return g / (1.0f + expf(-g)) * u; }
+
+// Row-structured kernels use grid (column blocks, rows) so that no thread divides by a row length.
+__global__ void swiglu_vec4(const float* gu, int64_t N, int64_t F, float* y) {
+  const int64_t F4 = F / 4;
+  for (int64_t r = blockIdx.y; r < N; r += gridDim.y) {
+    const float4* g4 = reinterpret_cast<const float4*>(gu + r * 2 * F);
+    const float4* u4 = reinterpret_cast<const float4*>(gu + r * 2 * F + F);
+    float4* y4 = reinterpret_cast<float4*>(y + r * F);
+    for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < F4; c += int64_t(gridDim.x) * blockDim.x) {
+      float4 g = g4[c], u = u4[c];
+      y4[c] = make_float4(silu_mul(g.x, u.x), silu_mul(g.y, u.y), silu_mul(g.z, u.z), silu_mul(g.w, u.w));
+    }
+  }
+}
+__global__ void swiglu_scalar(const float* gu, int64_t N, int64_t F, float* y) {
+  for (int64_t r = blockIdx.y; r < N; r += gridDim.y)
+    for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < F; c += int64_t(gridDim.x) * blockDim.x)
+      y[r * F + c] = silu_mul(gu[r * 2 * F + c], gu[r * 2 * F + F + c]);
+}
+
+template <typename WT>
+__global__ void embed_kernel(const typename WT::storage* E, int64_t rows, int64_t D, const int32_t* ids, float* y) {
+  const int64_t n = blockIdx.x;
+  const int32_t id = ids[n];
+  float* yr = y + n * D;
+  if (id < 0 || id >= rows) {
+    for (int64_t d = threadIdx.x; d < D; d += blockDim.x) yr[d] = __int_as_float(0x7fc00000);
+    return;
+  }
+  const typename WT::storage* er = E + int64_t(id) * D;
+  for (int64_t d = threadIdx.x; d < D; d += blockDim.x) yr[d] = WT::load(er, d);
+}
+
+__device__ __forceinline__ float load_as_f32(DType t, const void* p, int64_t i) {
+  switch (t) {
+    case DType::F32: return static_cast<const float*>(p)[i];
+    case DType::BF16: return bf16_bits_to_f32(static_cast<const uint16_t*>(p)[i]);
+    default: return f16_bits_to_f32(static_cast<const uint16_t*>(p)[i]);
+  }
+}
+__device__ __forceinline__ void store_from_f32(DType t, void* p, int64_t i, float v) {
+  switch (t) {
+    case DType::F32: static_cast<float*>(p)[i] = v; break;
+    case DType::BF16: static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(v); break;
+    default: static_cast<__half*>(p)[i] = __float2half_rn(v); break;
+  }
+}
+
+__global__ void convert_kernel(DType from, const void* src, DType to, void* dst, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    store_from_f32(to, dst, i, load_as_f32(from, src, i));
+}
+
+__device__ __forceinline__ float clamp_for(DType to, float v) {
+  return to == DType::F16 ? fminf(fmaxf(v, -65504.f), 65504.f) : v;
+}
+
+// grid (column blocks, rows); VEC: K % 4 == 0 and x, ldx 16-byte aligned.
+template <bool VEC>
+__global__ void convert_rows_kernel(const float* x, int64_t ldx, int64_t N, int64_t K, DType to, void* dst,
+                                    int64_t Npad) {
+  for (int64_t r = blockIdx.y; r < Npad; r += gridDim.y) {
+    const float* xr = x + r * ldx;
+    if (VEC) {
+      uint2* d2 = reinterpret_cast<uint2*>(static_cast<uint16_t*>(dst) + r * K);
+      for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < K / 4; c += int64_t(gridDim.x) * blockDim.x) {
+        float4 v = r < N ? reinterpret_cast<const float4*>(xr)[c] : make_float4(0.f, 0.f, 0.f, 0.f);
+        v.x = clamp_for(to, v.x), v.y = clamp_for(to, v.y), v.z = clamp_for(to, v.z), v.w = clamp_for(to, v.w);
+        uint2 o;
+        if (to == DType::BF16) {
+          __nv_bfloat162 a = __floats2bfloat162_rn(v.x, v.y), b = __floats2bfloat162_rn(v.z, v.w);
+          o.x = *reinterpret_cast<uint32_t*>(&a), o.y = *reinterpret_cast<uint32_t*>(&b);
+        } else {
+          __half2 a = __floats2half2_rn(v.x, v.y), b = __floats2half2_rn(v.z, v.w);
+          o.x = *reinterpret_cast<uint32_t*>(&a), o.y = *reinterpret_cast<uint32_t*>(&b);
+        }
+        d2[c] = o;
+      }
+    } else {
+      for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < K; c += int64_t(gridDim.x) * blockDim.x)
+        store_from_f32(to, dst, r * K + c, clamp_for(to, r < N ? xr[c] : 0.f));
+    }
+  }
+}
+
+}  // namespace
+
+void launch_add(float* x, const float* y, int64_t n, cudaStream_t s) {
+  if (n <= 0) return;
+  if (aligned16(x) && aligned16(y) && n % 4 == 0)
+    add_vec4<<<grid_for(n / 4, kThreads), kThreads, 0, s>>>(reinterpret_cast<float4*>(x),
+                                                            reinterpret_cast<const float4*>(y), n / 4);
+  else
+    add_scalar<<<grid_for(n, kThreads), kThreads, 0, s>>>(x, y, n);
+  CUDA_CHECK_LAUNCH();
+}
+
+void launch_softcap(float* x, int64_t rows, int64_t cols, int64_t ld, float cap, cudaStream_t s) {
+  if (rows <= 0 || cols <= 0) return;
+  softcap_kernel<<<row_grid(rows, cols, kThreads), kThreads, 0, s>>>(x, rows, cols, ld, cap);
+  CUDA_CHECK_LAUNCH();
+}
+
+void launch_swiglu(const float* gu, int64_t N, int64_t F, float* y, cudaStream_t s) {
+  if (N <= 0 || F <= 0) return;
+  if (F % 4 == 0 && aligned16(gu) && aligned16(y))
+    swiglu_vec4<<<row_grid(N, F / 4, kThreads), kThreads, 0, s>>>(gu, N, F, y);
+  else
+    swiglu_scalar<<<row_grid(N, F, kThreads), kThreads, 0, s>>>(gu, N, F, y);
+  CUDA_CHECK_LAUNCH();
+}
+
+void launch_embed(DType et, const void* E, int64_t rows, int64_t D, const int32_t* ids, int64_t N, float* y,
+                  cudaStream_t s) {
+  if (N <= 0) return;
+  const unsigned threads = D >= 256 ? 256 : 64;
+  switch (et) {
+    case DType::BF16:
+      embed_kernel<Bf16T><<<unsigned(N), threads, 0, s>>>(static_cast<const uint16_t*>(E), rows, D, ids, y);
+      break;
+    case DType::F16:
+      embed_kernel<F16T><<<unsigned(N), threads, 0, s>>>(static_cast<const uint16_t*>(E), rows, D, ids, y);
+      break;
+    case DType::F32:
+      embed_kernel<F32T><<<unsigned(N), threads, 0, s>>>(static_cast<const float*>(E), rows, D, ids, y);
+      break;
+  }
+  CUDA_CHECK_LAUNCH();
+}
+
+void launch_convert(DType from, const void* src, DType to, void* dst, int64_t n, cudaStream_t s) {
+  if (n <= 0) return;
+  convert_kernel<<<grid_for(n, kThreads), kThreads, 0, s>>>(from, src, to, dst, n);
+  CUDA_CHECK_LAUNCH();
+}
+
+void launch_convert_rows(const float* x, int64_t ldx, int64_t N, int64_t K, DType to, void* dst, int64_t Npad,
+                         cudaStream_t s) {
+  if (Npad <= 0 || K <= 0) return;
+  if (K % 4 == 0 && ldx % 4 == 0 && aligned16(x) && aligned16(dst))
+    convert_rows_kernel<true><<<row_grid(Npad, K / 4, kThreads), kThreads, 0, s>>>(x, ldx, N, K, to, dst, Npad);
+  else
+    convert_rows_kernel<false><<<row_grid(Npad, K, kThreads), kThreads, 0, s>>>(x, ldx, N, K, to, dst, Npad);
+  CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace xlstm::cuda

@@ -1,0 +1,113 @@
+// Why: see norm.cuh. One kernel template serves all three ops: a row of `len` floats at `x + row*len`,
+// optional centring (LayerNorm), scale/shift vectors offset per row group (heads), optional sigmoid gate.
+#include "backend/cuda/cuda_common.cuh"
+#include "backend/cuda/norm.cuh"
+
+namespace xlstm::cuda {
+namespace {
+
+struct RowNormArgs {
+  const float* x;       // [rows, len]
+  float* y;             // [rows, len]
+  const float* w;       // [groups * len] or null
+  const float* b;       // [groups * len] or null
+  const float* gate;    // sigmoid gate: element (row, i) at gate[(row / groups) * ldg + (row % groups) * len + i]
+  int64_t ldg;
+  int64_t rows, len;
+  int groups;           // rows of one token (heads); w/b offset by (row % groups) * len
+  float eps;
+};
+
+template <bool CENTER, bool VEC>
+__global__ void row_norm_kernel(RowNormArgs a) {
+  __shared__ float red[32];
+  const int64_t row = blockIdx.x;
+  const float* xr = a.x + row * a.len;
+  float* yr = a.y + row * a.len;
+  const int64_t goff = (row % a.groups) * a.len;
+  const float* wr = a.w ? a.w + goff : nullptr;
+  const float* br = a.b ? a.b + goff : nullptr;
+  const float* gr = a.gate ? a.gate + (row / a.groups) * a.ldg + goff : nullptr;
+  const int64_t n4 = VEC ? a.len / 4 : 0;
+
+  float mean = 0.f;
+  if (CENTER) {
+    float s = 0.f;
+    if (VEC) {
+      for (int64_t i = threadIdx.x; i < n4; i += blockDim.x) {
+        float4 v = reinterpret_cast<const float4*>(xr)[i];
+        s += (v.x + v.y) + (v.z + v.w);
+      }
+    } else {
+      for (int64_t i = threadIdx.x; i < a.len; i += blockDim.x) s += xr[i];
+    }
+    mean = block_sum(s, red) / float(a.len);
+  }
+  float ss = 0.f;
+  if (VEC) {
+    for (int64_t i = threadIdx.x; i < n4; i += blockDim.x) {
+      float4 v = reinterpret_cast<const float4*>(xr)[i];
+      v.x -= mean, v.y -= mean, v.z -= mean, v.w -= mean;
+      ss += (v.x * v.x + v.y * v.y) + (v.z * v.z + v.w * v.w);
+    }
+  } else {
+    for (int64_t i = threadIdx.x; i < a.len; i += blockDim.x) {
+      float v = xr[i] - mean;
+      ss += v * v;
+    }
+  }
+  const float inv = 1.0f / sqrtf(block_sum(ss, red) / float(a.len) + a.eps);
+  auto fin = [&](float xv, int64_t i) {
+    float v = (xv - mean) * inv;
+    if (wr) v *= wr[i];
+    if (br) v += br[i];
+    if (gr) v = v / (1.0f + expf(-gr[i]));
+    return v;
+  };
+  if (VEC) {
+    for (int64_t i = threadIdx.x; i < n4; i += blockDim.x) {
+      float4 v = reinterpret_cast<const float4*>(xr)[i];
+      v = make_float4(fin(v.x, 4 * i), fin(v.y, 4 * i + 1), fin(v.z, 4 * i + 2), fin(v.w, 4 * i + 3));
+      reinterpret_cast<float4*>(yr)[i] = v;
+    }
+  } else {
+    for (int64_t i = threadIdx.x; i < a.len; i += blockDim.x) yr[i] = fin(xr[i], i);
+  }
+}
+
+void launch_row_norm(const RowNormArgs& a, bool center, cudaStream_t s) {
+  if (a.rows <= 0 || a.len <= 0) return;
+  CUDA_REQUIRE(a.rows < (int64_t(1) << 31), "row norm: " + std::to_string(a.rows) + " rows is too many");
+  const bool vec = a.len % 4 == 0 && aligned16(a.x) && aligned16(a.y) && (!a.w || aligned16(a.w)) &&
+                   (!a.b || aligned16(a.b)) && (!a.gate || (aligned16(a.gate) && a.ldg % 4 == 0));
+  const int64_t work = vec ? a.len / 4 : a.len;
+  const unsigned threads = work >= 1024 ? 256 : work >= 128 ? 128 : work >= 64 ? 64 : 32;
+  const unsigned grid = unsigned(a.rows);
+  if (center) {
+    if (vec) row_norm_kernel<true, true><<<grid, threads, 0, s>>>(a);
+    else row_norm_kernel<true, false><<<grid, threads, 0, s>>>(a);
+  } else {
+    if (vec) row_norm_kernel<false, true><<<grid, threads, 0, s>>>(a);
+    else row_norm_kernel<false, false><<<grid, threads, 0, s>>>(a);
+  }
+  CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+void launch_rmsnorm(const float* x, const float* w, const float* b, float eps, int64_t N, int64_t D, float* y,
+                    cudaStream_t s) {
+  launch_row_norm(RowNormArgs{x, y, w, b, nullptr, 0, N, D, 1, eps}, false, s);
+}
+
+void launch_layernorm(const float* x, const float* w, const float* b, float eps, int64_t N, int64_t D, float* y,
+                      cudaStream_t s) {
+  launch_row_norm(RowNormArgs{x, y, w, b, nullptr, 0, N, D, 1, eps}, true, s);
+}
+
+void launch_mhln_gate(const float* h, const float* o, int64_t ldo, const float* w, const float* b, float eps,
+                      int64_t N, int NH, int DV, float* y, cudaStream_t s) {
+  launch_row_norm(RowNormArgs{h, y, w, b, o, ldo, N * NH, DV, NH, eps}, true, s);
+}
+
+}  // namespace xlstm::cuda
