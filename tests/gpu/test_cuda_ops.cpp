@@ -1,0 +1,697 @@
+// Why: every CUDA op against the CPU backend (the reference) on fresh random inputs: odd sizes, strides,
+// all weight dtypes, every kernel path (forced), B = 1 and 3, sequence lengths that are not multiples of
+// the chunk, the 7B head shape, random (non-zero) starting states. Outputs are poisoned with NaN before
+// each op so an unwritten element fails. Errors are ||out - ref|| / ||ref||; the largest seen per check
+// is printed at the end (the numbers that go into docs/cuda-notes.md).
+//
+// Tolerances: float32 paths (gemv with f32 x, norms, elementwise, the mLSTM step state) 2e-5 (the
+// step form's h 1e-4: its denominator can cancel, which amplifies float32 rounding); bf16
+// activations (skinny mma, cuBLASLt bf16) 1e-2; f16 5e-3; the chunkwise mLSTM (bf16x3 scores, bf16 C_prev
+// and values, tf32 state update) 2e-2 on h (largest seen 1e-2) and 5e-3 on the state. (With plain bf16
+// scores the error on random inputs reaches 2-20%: the normaliser max(|q.n + sum M|, exp(-m)) cancels;
+// see docs/cuda-notes.md.)
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/cpu/cpu_backend.h"
+#include "backend/cuda/cuda_backend.h"
+#include "common/check.h"
+
+namespace xlstm {
+namespace {
+
+using cuda::CudaBackend;
+using cuda::LinearPath;
+using cuda::MlstmPath;
+
+constexpr double kTolF32 = 2e-5;
+constexpr double kTolStepH = 1e-4;  // float32, but h = num / den amplifies rounding where den cancels
+constexpr double kTolBf16 = 1e-2;
+constexpr double kTolF16 = 5e-3;
+constexpr double kTolChunkH = 2e-2;
+constexpr double kTolChunkState = 5e-3;
+
+std::map<std::string, double>& observed() {
+  static std::map<std::string, double> m;
+  return m;
+}
+void record(const std::string& what, double err) {
+  double& e = observed()[what];
+  if (err > e) e = err;
+}
+
+class ReportEnv : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    std::printf("\n%-44s %s\n", "check (largest ||out-ref||/||ref|| seen)", "error");
+    for (const auto& [k, v] : observed()) std::printf("%-44s %.3e\n", k.c_str(), v);
+  }
+};
+const auto* const kReport = ::testing::AddGlobalTestEnvironment(new ReportEnv);
+
+std::mt19937& rng() {
+  static std::mt19937 g([] {
+    const unsigned seed = std::random_device{}();
+    std::printf("random seed %u\n", seed);
+    return seed;
+  }());
+  return g;
+}
+std::vector<float> randn(size_t n, float mean = 0.f, float sd = 1.f) {
+  std::normal_distribution<float> d(mean, sd);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng());
+  return v;
+}
+std::vector<float> uniform(size_t n, float lo, float hi) {
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng());
+  return v;
+}
+
+// ||a - b|| / ||b|| over n elements, with a stride; NaN or Inf in a gives +inf.
+double rel_err(const float* a, const float* b, int64_t rows, int64_t cols, int64_t ld) {
+  double num = 0, den = 0;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      const double x = a[r * ld + c], y = b[r * ld + c];
+      if (!std::isfinite(x)) return INFINITY;
+      num += (x - y) * (x - y), den += y * y;
+    }
+  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+}
+double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  return rel_err(a.data(), b.data(), 1, int64_t(a.size()), 0);
+}
+
+class CudaOps : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (!cuda_available(&why)) GTEST_SKIP() << "no usable CUDA device: " << why;
+    if (!gpu_) gpu_ = new CudaBackend(0);
+    if (!cpu_) cpu_ = new cpu::CpuBackend(0);
+    gpu_->set_linear_path(LinearPath::Auto);
+    gpu_->set_mlstm_path(MlstmPath::Auto);
+    gpu_->set_mlstm_segment_chunks(0);
+  }
+  static void TearDownTestSuite() {}
+
+  // Device copy of a host vector (freed at the end of the test).
+  float* dev(const std::vector<float>& h) {
+    bufs_.emplace_back(gpu_, std::max<size_t>(4, h.size() * 4));
+    if (!h.empty()) gpu_->upload(bufs_.back().data(), h.data(), h.size() * 4);
+    return bufs_.back().f32();
+  }
+  template <typename T>
+  T* dev_raw(const std::vector<T>& h) {
+    bufs_.emplace_back(gpu_, std::max<size_t>(4, h.size() * sizeof(T)));
+    gpu_->upload(bufs_.back().data(), h.data(), h.size() * sizeof(T));
+    return static_cast<T*>(bufs_.back().data());
+  }
+  // Device buffer of n floats filled with NaN.
+  float* poisoned(size_t n) {
+    bufs_.emplace_back(gpu_, std::max<size_t>(4, n * 4));
+    std::vector<float> nan(n, std::nanf(""));
+    gpu_->upload(bufs_.back().data(), nan.data(), n * 4);
+    return bufs_.back().f32();
+  }
+  std::vector<float> host(const float* d, size_t n) {
+    std::vector<float> h(n);
+    gpu_->synchronize();
+    gpu_->download(h.data(), d, n * 4);
+    return h;
+  }
+
+  static CudaBackend* gpu_;
+  static cpu::CpuBackend* cpu_;
+  std::vector<DeviceBuffer> bufs_;
+};
+CudaBackend* CudaOps::gpu_ = nullptr;
+cpu::CpuBackend* CudaOps::cpu_ = nullptr;
+
+// ---- device and memory ---------------------------------------------------------------------------------
+
+TEST_F(CudaOps, DeviceIsUsableAndDescribed) {
+  std::string why;
+  EXPECT_TRUE(cuda_available(&why)) << why;
+  EXPECT_NE(gpu_->description().find("cuda"), std::string::npos);
+  std::printf("%s\n", gpu_->description().c_str());
+}
+
+TEST_F(CudaOps, OutOfMemorySaysHowMuchAndSuggestsCpu) {
+  try {
+    void* p = gpu_->alloc(size_t(1) << 50);
+    gpu_->release(p);
+    FAIL() << "a 1 PiB allocation succeeded";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("out of GPU memory"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("MiB"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("--device cpu"), std::string::npos) << msg;
+  }
+  // The backend still works afterwards.
+  std::vector<float> a = randn(100), b = randn(100);
+  float* da = dev(a);
+  gpu_->add(da, dev(b), 100);
+  std::vector<float> out = host(da, 100);
+  for (int i = 0; i < 100; ++i) EXPECT_FLOAT_EQ(out[i], a[i] + b[i]);
+}
+
+TEST_F(CudaOps, UploadDownloadCopyZero) {
+  std::vector<float> a = randn(1003);
+  float* d = dev(a);
+  float* e = poisoned(1003);
+  gpu_->copy(e, d, 1003 * 4);
+  EXPECT_EQ(host(e, 1003), a);
+  gpu_->zero(e, 1003 * 4);
+  for (float x : host(e, 1003)) EXPECT_EQ(x, 0.f);
+}
+
+// ---- weights -------------------------------------------------------------------------------------------
+
+std::vector<uint16_t> to_bits(DType t, const std::vector<float>& v) {
+  std::vector<uint16_t> o(v.size());
+  convert_from_f32(t, v.data(), o.data(), v.size());
+  return o;
+}
+
+TEST_F(CudaOps, MakeWeightConvertsAndConcatenatesExactly) {
+  const int64_t cols = 37;
+  std::vector<float> p0 = randn(5 * cols), p1 = randn(7 * cols), p2 = randn(3 * cols);
+  std::vector<uint16_t> p1b = to_bits(DType::BF16, p1), p2h = to_bits(DType::F16, p2);
+  std::vector<HostTensor> parts = {{"p0", DType::F32, {5, cols}, p0.data()},
+                                   {"p1", DType::BF16, {7, cols}, p1b.data()},
+                                   {"p2", DType::F16, {3, cols}, p2h.data()}};
+  for (DType as : {DType::BF16, DType::F16, DType::F32}) {
+    WeightPtr g = gpu_->make_weight(parts, as), c = cpu_->make_weight(parts, as);
+    ASSERT_EQ(g->rows, 15);
+    ASSERT_EQ(g->cols, cols);
+    ASSERT_EQ(g->dtype, as);
+    const size_t bytes = size_t(15 * cols) * dtype_size(as);
+    std::vector<char> gh(bytes);
+    gpu_->download(gh.data(), g->data, bytes);
+    EXPECT_EQ(std::memcmp(gh.data(), c->data, bytes), 0) << dtype_name(as);
+  }
+  WeightPtr v = gpu_->make_vector({parts[1], parts[2]});
+  WeightPtr vc = cpu_->make_vector({parts[1], parts[2]});
+  ASSERT_EQ(v->rows, 10 * cols);
+  std::vector<float> vh(size_t(v->rows));
+  gpu_->download(vh.data(), v->data, vh.size() * 4);
+  EXPECT_EQ(std::memcmp(vh.data(), vc->data, vh.size() * 4), 0);
+}
+
+// ---- linear --------------------------------------------------------------------------------------------
+
+struct LinCase {
+  int64_t M, K, N;
+  DType wt;
+  bool bias;
+  int64_t pad_x, pad_y;  // extra row stride
+};
+
+class CudaLinear : public CudaOps {
+ protected:
+  // Runs one product on both backends and returns the relative error; checks that the y padding is kept.
+  double check(const LinCase& c, LinearPath path) {
+    std::vector<float> w = randn(size_t(c.M * c.K), 0.f, 1.f / std::sqrt(float(c.K)));
+    std::vector<float> bv = randn(size_t(c.M));
+    const int64_t ldx = c.K + c.pad_x, ldy = c.M + c.pad_y;
+    std::vector<float> x = randn(size_t(c.N * ldx));
+    HostTensor wt{"w", DType::F32, {c.M, c.K}, w.data()};
+    HostTensor bt{"b", DType::F32, {c.M}, bv.data()};
+    WeightPtr gw = gpu_->make_weight({wt}, c.wt), cw = cpu_->make_weight({wt}, c.wt);
+    WeightPtr gb = gpu_->make_vector({bt}), cb = cpu_->make_vector({bt});
+    std::vector<float> ref(size_t(c.N * ldy), 7.f);
+    cpu_->linear(*cw, c.bias ? cb.get() : nullptr, x.data(), ldx, c.N, ref.data(), ldy);
+    std::vector<float> init(size_t(c.N * ldy), 7.f);
+    for (int64_t n = 0; n < c.N; ++n)
+      for (int64_t m = 0; m < c.M; ++m) init[size_t(n * ldy + m)] = std::nanf("");
+    float* dy = dev(init);
+    gpu_->set_linear_path(path);
+    gpu_->linear(*gw, c.bias ? gb.get() : nullptr, dev(x), ldx, c.N, dy, ldy);
+    std::vector<float> out = host(dy, init.size());
+    for (int64_t n = 0; n < c.N; ++n)
+      for (int64_t m = c.M; m < ldy; ++m) EXPECT_EQ(out[size_t(n * ldy + m)], 7.f) << "padding overwritten";
+    return rel_err(out.data(), ref.data(), c.N, c.M, ldy);
+  }
+};
+
+TEST_F(CudaLinear, GemvFloat32ActivationsMatchCpu) {
+  for (DType wt : {DType::BF16, DType::F16, DType::F32})
+    for (LinCase c : {LinCase{67, 40, 1, wt, true, 0, 0}, LinCase{130, 257, 3, wt, false, 3, 5},
+                      LinCase{512, 1024, 4, wt, true, 0, 0}, LinCase{100, 96, 7, wt, true, 4, 1},
+                      LinCase{33, 8, 16, wt, false, 0, 0}, LinCase{2048, 4096, 2, wt, false, 0, 0}}) {
+      c.wt = wt;
+      const double e = check(c, LinearPath::Gemv);
+      record(std::string("linear gemv ") + dtype_name(wt), e);
+      EXPECT_LT(e, kTolF32) << "M=" << c.M << " K=" << c.K << " N=" << c.N << " " << dtype_name(wt);
+    }
+}
+
+TEST_F(CudaLinear, SkinnyMmaMatchesCpu) {
+  for (LinCase c : {LinCase{67, 40, 1, DType::BF16, true, 0, 0}, LinCase{130, 256, 5, DType::BF16, false, 0, 3},
+                    LinCase{1000, 1024, 8, DType::BF16, true, 4, 0}, LinCase{777, 328, 9, DType::BF16, true, 0, 0},
+                    LinCase{4096, 4096, 16, DType::BF16, true, 0, 0}, LinCase{8448 + 48, 512, 13, DType::BF16, false, 0, 0},
+                    LinCase{16, 8, 16, DType::BF16, false, 0, 0}}) {
+    const double e = check(c, LinearPath::SkinnyMma);
+    record("linear skinny-mma BF16", e);
+    EXPECT_LT(e, kTolBf16) << "M=" << c.M << " K=" << c.K << " N=" << c.N;
+  }
+}
+
+TEST_F(CudaLinear, CublasMatchesCpu) {
+  for (DType wt : {DType::BF16, DType::F16, DType::F32})
+    for (LinCase c : {LinCase{67, 40, 17, wt, true, 0, 0}, LinCase{130, 257, 33, wt, false, 3, 5},
+                      LinCase{512, 1024, 300, wt, true, 0, 0}, LinCase{1024, 512, 1, wt, true, 0, 0}}) {
+      c.wt = wt;
+      const double e = check(c, LinearPath::Cublas);
+      record(std::string("linear cublas ") + dtype_name(wt), e);
+      const double tol = wt == DType::F32 ? kTolF32 : wt == DType::F16 ? kTolF16 : kTolBf16;
+      EXPECT_LT(e, tol) << "M=" << c.M << " K=" << c.K << " N=" << c.N << " " << dtype_name(wt);
+    }
+}
+
+TEST_F(CudaLinear, AutoPathAllSizes) {
+  for (int64_t N : {1, 2, 4, 5, 12, 16, 17, 64, 129})
+    for (DType wt : {DType::BF16, DType::F32}) {
+      const double e = check(LinCase{300, 264, N, wt, true, 0, 0}, LinearPath::Auto);
+      const bool f32_path = wt == DType::F32 || N <= 4;
+      record(std::string("linear auto ") + dtype_name(wt) + (f32_path ? " (f32 x)" : " (bf16 x)"), e);
+      EXPECT_LT(e, f32_path ? kTolF32 : kTolBf16) << "N=" << N << " " << dtype_name(wt);
+    }
+  // N = 0 is a no-op.
+  std::vector<float> w = randn(16 * 8);
+  WeightPtr gw = gpu_->make_weight({HostTensor{"w", DType::F32, {16, 8}, w.data()}}, DType::BF16);
+  gpu_->linear(*gw, nullptr, poisoned(8), 8, 0, poisoned(16), 16);
+  gpu_->synchronize();
+}
+
+// ---- embed, norms, elementwise -------------------------------------------------------------------------
+
+TEST_F(CudaOps, EmbedIsExact) {
+  const int64_t V = 301, D = 77, N = 29;
+  std::vector<float> e = randn(size_t(V * D));
+  std::vector<int32_t> ids(N);
+  std::uniform_int_distribution<int32_t> u(0, int32_t(V - 1));
+  for (auto& i : ids) i = u(rng());
+  for (DType t : {DType::BF16, DType::F16, DType::F32}) {
+    HostTensor et{"e", DType::F32, {V, D}, e.data()};
+    WeightPtr g = gpu_->make_weight({et}, t), c = cpu_->make_weight({et}, t);
+    std::vector<float> ref(size_t(N * D));
+    cpu_->embed(*c, ids.data(), N, ref.data());
+    float* y = poisoned(size_t(N * D));
+    gpu_->embed(*g, dev_raw(ids), N, y);
+    EXPECT_EQ(host(y, ref.size()), ref) << dtype_name(t);
+  }
+}
+
+TEST_F(CudaOps, RmsnormMatchesCpu) {
+  for (auto [N, D] : {std::pair<int64_t, int64_t>{1, 4096}, {7, 4096}, {3, 37}, {5, 1}, {2, 10000}, {65, 256}})
+    for (bool with_b : {false, true})
+      for (bool alias : {false, true}) {
+        std::vector<float> x = randn(size_t(N * D), 0.3f, 2.f), w = randn(size_t(D), 1.f, 0.2f), b = randn(size_t(D));
+        HostTensor wt{"w", DType::F32, {D}, w.data()}, bt{"b", DType::F32, {D}, b.data()};
+        WeightPtr gw = gpu_->make_vector({wt}), gb = gpu_->make_vector({bt});
+        WeightPtr cw = cpu_->make_vector({wt}), cb = cpu_->make_vector({bt});
+        std::vector<float> ref(x.size());
+        cpu_->rmsnorm(x.data(), *cw, with_b ? cb.get() : nullptr, 1e-6f, N, D, ref.data());
+        float* dx = dev(x);
+        float* y = alias ? dx : poisoned(x.size());
+        gpu_->rmsnorm(dx, *gw, with_b ? gb.get() : nullptr, 1e-6f, N, D, y);
+        const double e = rel_err(host(y, x.size()), ref);
+        record("rmsnorm", e);
+        EXPECT_LT(e, kTolF32) << N << "x" << D;
+      }
+}
+
+TEST_F(CudaOps, LayernormMatchesCpu) {
+  for (auto [N, D] : {std::pair<int64_t, int64_t>{1, 4096}, {9, 512}, {3, 37}, {4, 2}, {2, 10001}})
+    for (int variant = 0; variant < 4; ++variant) {
+      const bool with_w = variant & 1, with_b = variant & 2;
+      std::vector<float> x = randn(size_t(N * D), 1.5f, 3.f), w = randn(size_t(D), 1.f, 0.2f), b = randn(size_t(D));
+      HostTensor wt{"w", DType::F32, {D}, w.data()}, bt{"b", DType::F32, {D}, b.data()};
+      WeightPtr gw = gpu_->make_vector({wt}), gb = gpu_->make_vector({bt});
+      WeightPtr cw = cpu_->make_vector({wt}), cb = cpu_->make_vector({bt});
+      std::vector<float> ref(x.size());
+      cpu_->layernorm(x.data(), with_w ? cw.get() : nullptr, with_b ? cb.get() : nullptr, 1e-5f, N, D, ref.data());
+      float* dx = dev(x);
+      float* y = variant == 3 ? dx : poisoned(x.size());
+      gpu_->layernorm(dx, with_w ? gw.get() : nullptr, with_b ? gb.get() : nullptr, 1e-5f, N, D, y);
+      const double e = rel_err(host(y, x.size()), ref);
+      record("layernorm", e);
+      EXPECT_LT(e, kTolF32) << N << "x" << D << " variant " << variant;
+    }
+}
+
+TEST_F(CudaOps, MhlnGateMatchesCpu) {
+  struct C { int64_t N; int NH, DV; int64_t pad_o; };
+  for (C c : {C{1, 8, 512, 0}, C{5, 8, 512, 12}, C{3, 3, 37, 1}, C{17, 2, 64, 0}})
+    for (bool with_b : {false, true}) {
+      const int64_t V = int64_t(c.NH) * c.DV, ldo = V + c.pad_o;
+      std::vector<float> h = randn(size_t(c.N * V), 0.1f, 1.f), o = randn(size_t(c.N * ldo), 0.f, 3.f);
+      std::vector<float> w = randn(size_t(V), 1.f, 0.3f), b = randn(size_t(V));
+      HostTensor wt{"w", DType::F32, {V}, w.data()}, bt{"b", DType::F32, {V}, b.data()};
+      WeightPtr gw = gpu_->make_vector({wt}), gb = gpu_->make_vector({bt});
+      WeightPtr cw = cpu_->make_vector({wt}), cb = cpu_->make_vector({bt});
+      std::vector<float> ref(size_t(c.N * V));
+      cpu_->mhln_gate(h.data(), o.data(), ldo, *cw, with_b ? cb.get() : nullptr, 1e-6f, c.N, c.NH, c.DV, ref.data());
+      float* y = poisoned(ref.size());
+      gpu_->mhln_gate(dev(h), dev(o), ldo, *gw, with_b ? gb.get() : nullptr, 1e-6f, c.N, c.NH, c.DV, y);
+      const double e = rel_err(host(y, ref.size()), ref);
+      record("mhln_gate", e);
+      EXPECT_LT(e, kTolF32) << c.N << " " << c.NH << "x" << c.DV;
+    }
+}
+
+TEST_F(CudaOps, AddSoftcapSwigluMatchCpu) {
+  for (int64_t n : {1, 4, 1001, 4096 * 3}) {
+    std::vector<float> x = randn(size_t(n)), y = randn(size_t(n)), ref = x;
+    cpu_->add(ref.data(), y.data(), n);
+    float* dx = dev(x);
+    gpu_->add(dx, dev(y), n);
+    EXPECT_EQ(host(dx, size_t(n)), ref);
+  }
+  {  // unaligned (offset by one float)
+    std::vector<float> x = randn(101), y = randn(101), ref = x;
+    cpu_->add(ref.data() + 1, y.data() + 1, 100);
+    float* dx = dev(x);
+    gpu_->add(dx + 1, dev(y) + 1, 100);
+    EXPECT_EQ(host(dx, 101), ref);
+  }
+  for (auto [rows, cols, ld] : {std::tuple<int64_t, int64_t, int64_t>{1, 50304, 50304}, {3, 17, 20}, {8, 16, 16}}) {
+    std::vector<float> x = randn(size_t(rows * ld), 0.f, 40.f), ref = x;
+    cpu_->softcap(ref.data(), rows, cols, ld, 30.f);
+    float* dx = dev(x);
+    gpu_->softcap(dx, rows, cols, ld, 30.f);
+    const double e = rel_err(host(dx, x.size()), ref);
+    record("softcap", e);
+    EXPECT_LT(e, kTolF32);
+  }
+  for (auto [N, F] : {std::pair<int64_t, int64_t>{1, 10944}, {5, 10944}, {3, 37}, {2, 1}}) {
+    std::vector<float> gu = randn(size_t(N * 2 * F), 0.f, 3.f), ref(size_t(N * F));
+    cpu_->swiglu(gu.data(), N, F, ref.data());
+    float* y = poisoned(ref.size());
+    gpu_->swiglu(dev(gu), N, F, y);
+    const double e = rel_err(host(y, ref.size()), ref);
+    record("swiglu", e);
+    EXPECT_LT(e, kTolF32) << N << "x" << F;
+  }
+}
+
+// ---- mLSTM ---------------------------------------------------------------------------------------------
+
+struct MlstmCase {
+  int B, T, NH, DK, DV, chunk;
+  float gate_cap = 15.f;
+  int extra_ld = 0;     // > 0: q, k, v, gates inside one projection row with this much extra
+  bool fresh = false;   // zero starting state (else random)
+  int segment = 0;      // force segments of this many chunks
+};
+
+std::string describe(const MlstmCase& c) {
+  return "B=" + std::to_string(c.B) + " T=" + std::to_string(c.T) + " NH=" + std::to_string(c.NH) +
+         " DK=" + std::to_string(c.DK) + " DV=" + std::to_string(c.DV) + " chunk=" + std::to_string(c.chunk) +
+         " extra_ld=" + std::to_string(c.extra_ld) + (c.fresh ? " fresh" : " random-state");
+}
+
+class CudaMlstm : public CudaOps {
+ protected:
+  struct Errs {
+    double h, C, n, m;
+  };
+  // One mlstm call on both backends from the same random state; errors of h and of the state after.
+  Errs check(const MlstmCase& c, MlstmPath path) {
+    const int64_t QK = int64_t(c.NH) * c.DK, V = int64_t(c.NH) * c.DV;
+    const int64_t ld = 2 * QK + V + 2 * c.NH + c.extra_ld;  // q | k | v | i | f | pad
+    const int64_t rows = int64_t(c.B) * c.T;
+    std::vector<float> proj = randn(size_t(rows * ld));
+    // Gate pre-activations like a trained model's: forget gates mostly open, input gates spread.
+    for (int64_t r = 0; r < rows; ++r)
+      for (int h = 0; h < c.NH; ++h) {
+        proj[size_t(r * ld + 2 * QK + V + h)] = randn(1, -1.f, 3.f)[0];
+        proj[size_t(r * ld + 2 * QK + V + c.NH + h)] = randn(1, 3.f, 2.f)[0];
+      }
+    const size_t nC = size_t(c.NH) * c.DK * c.DV, nn = size_t(c.NH) * c.DK, nm = size_t(c.NH);
+    std::vector<std::vector<float>> C0(c.B), n0(c.B), m0(c.B);
+    for (int b = 0; b < c.B; ++b) {
+      C0[b] = c.fresh ? std::vector<float>(nC, 0.f) : randn(nC, 0.f, 0.5f);
+      n0[b] = c.fresh ? std::vector<float>(nn, 0.f) : uniform(nn, 0.f, 2.f);
+      m0[b] = c.fresh ? std::vector<float>(nm, 0.f) : uniform(nm, -3.f, 3.f);
+    }
+    // CPU reference.
+    std::vector<std::vector<float>> Cc = C0, nc = n0, mc = m0;
+    std::vector<MlstmState> cst(c.B), gst(c.B);
+    for (int b = 0; b < c.B; ++b) cst[b] = {Cc[b].data(), nc[b].data(), mc[b].data()};
+    std::vector<float> href(size_t(rows * V));
+    MlstmArgs a;
+    a.B = c.B, a.T = c.T, a.NH = c.NH, a.DK = c.DK, a.DV = c.DV;
+    a.ld = ld, a.gate_cap = c.gate_cap, a.eps = 1e-6f, a.chunk = c.chunk;
+    a.q = proj.data(), a.k = a.q + QK, a.v = a.k + QK, a.igate = a.v + V, a.fgate = a.igate + c.NH;
+    a.states = cst.data(), a.h = href.data();
+    cpu_->mlstm(a);
+    // GPU.
+    float* dproj = dev(proj);
+    std::vector<float*> gC(c.B), gn(c.B), gm(c.B);
+    for (int b = 0; b < c.B; ++b) {
+      gC[b] = dev(C0[b]), gn[b] = dev(n0[b]), gm[b] = dev(m0[b]);
+      gst[b] = {gC[b], gn[b], gm[b]};
+    }
+    float* dh = poisoned(href.size());
+    a.q = dproj, a.k = a.q + QK, a.v = a.k + QK, a.igate = a.v + V, a.fgate = a.igate + c.NH;
+    a.states = gst.data(), a.h = dh;
+    gpu_->set_mlstm_path(path);
+    gpu_->set_mlstm_segment_chunks(c.segment);
+    gpu_->mlstm(a);
+    Errs e{rel_err(host(dh, href.size()), href), 0, 0, 0};
+    for (int b = 0; b < c.B; ++b) {
+      e.C = std::max(e.C, rel_err(host(gC[b], nC), Cc[b]));
+      e.n = std::max(e.n, rel_err(host(gn[b], nn), nc[b]));
+      e.m = std::max(e.m, rel_err(host(gm[b], nm), mc[b]));
+    }
+    return e;
+  }
+};
+
+TEST_F(CudaMlstm, StepFormMatchesCpu) {
+  for (MlstmCase c : {MlstmCase{1, 1, 8, 256, 512, 64}, MlstmCase{3, 1, 8, 256, 512, 64},
+                      MlstmCase{3, 1, 3, 20, 36, 64}, MlstmCase{2, 1, 2, 33, 70, 64, 0.f},
+                      MlstmCase{1, 1, 1, 512, 40, 64}, MlstmCase{1, 37, 3, 20, 36, 0},
+                      MlstmCase{3, 45, 2, 64, 128, 64, 15.f, 0, false}, MlstmCase{2, 5, 4, 16, 8, 1, 15.f, 3},
+                      MlstmCase{1, 1, 8, 256, 512, 64, 15.f, 0, true}, MlstmCase{66, 1, 2, 32, 64, 64},
+                      MlstmCase{1, 70, 2, 48, 48, 0, 15.f, 1}}) {
+    const Errs e = check(c, MlstmPath::Auto);
+    record("mlstm step h", e.h);
+    record("mlstm step C", e.C);
+    record("mlstm step n", e.n);
+    record("mlstm step m", e.m);
+    EXPECT_LT(e.h, kTolStepH) << describe(c);
+    EXPECT_LT(e.C, kTolF32) << describe(c);
+    EXPECT_LT(e.n, kTolF32) << describe(c);
+    EXPECT_LT(e.m, kTolF32) << describe(c);
+  }
+}
+
+TEST_F(CudaMlstm, RecurrentPathForLongSequences) {
+  for (MlstmCase c : {MlstmCase{3, 130, 3, 20, 36, 64}, MlstmCase{1, 200, 8, 256, 512, 64}}) {
+    const Errs e = check(c, MlstmPath::Recurrent);
+    // The CPU runs chunkwise here (f32 sgemm); the GPU step form: same function, different rounding.
+    record("mlstm recurrent-vs-cpu-chunk h", e.h);
+    record("mlstm recurrent-vs-cpu-chunk C", e.C);
+    EXPECT_LT(e.h, 1e-4) << describe(c);
+    EXPECT_LT(e.C, 1e-4) << describe(c);
+    EXPECT_LT(e.n, 1e-4) << describe(c);
+    EXPECT_LT(e.m, 1e-5) << describe(c);
+  }
+}
+
+TEST_F(CudaMlstm, ChunkwiseMatchesCpu) {
+  std::vector<MlstmCase> cases;
+  for (int chunk : {16, 32, 64})
+    for (int B : {1, 3}) {
+      cases.push_back({B, 3 * chunk + 5, 3, 20, 36, chunk});            // odd dims, remainder
+      cases.push_back({B, 2 * chunk, 2, 64, 128, chunk, 15.f, 0, true});  // fresh state, no remainder
+      cases.push_back({B, chunk + 1, 2, 72, 260, chunk, 0.f, 2});         // no cap, odd ld (scalar loads)
+    }
+  cases.push_back({1, 130, 8, 256, 512, 64});                  // the 7B head shape
+  cases.push_back({3, 64 * 4 + 17, 8, 256, 512, 64, 15.f, 0, false, 2});  // 7B shape, B=3, segments of 2
+  cases.push_back({2, 1000, 2, 48, 80, 64});                   // many chunks
+  cases.push_back({1, 300, 2, 40, 24, 128});                   // chunk > 64 runs as 64
+  cases.push_back({1, 40, 2, 40, 24, 20});                     // chunk not a multiple of 16
+  cases.push_back({5, 100, 1, 8, 8, 16, 15.f, 0, false, 1});   // tiny heads, one chunk per segment
+  for (const MlstmCase& c : cases) {
+    const Errs e = check(c, MlstmPath::Auto);
+    record("mlstm chunkwise h", e.h);
+    record("mlstm chunkwise C", e.C);
+    record("mlstm chunkwise n", e.n);
+    record("mlstm chunkwise m", e.m);
+    EXPECT_LT(e.h, kTolChunkH) << describe(c);
+    EXPECT_LT(e.C, kTolChunkState) << describe(c);
+    EXPECT_LT(e.n, kTolChunkState) << describe(c);
+    EXPECT_LT(e.m, 1e-5) << describe(c);
+  }
+}
+
+// Small shapes only: quick enough for compute-sanitizer's racecheck/synccheck.
+TEST_F(CudaMlstm, ChunkwiseSmall) {
+  for (MlstmCase c : {MlstmCase{2, 2 * 16 + 3, 2, 20, 36, 16}, MlstmCase{1, 64 + 1, 1, 64, 64, 64, 15.f, 2}}) {
+    const Errs e = check(c, MlstmPath::Auto);
+    EXPECT_LT(e.h, kTolChunkH) << describe(c);
+    EXPECT_LT(e.C, kTolChunkState) << describe(c);
+  }
+}
+
+// Same inputs twice -> bitwise the same outputs and states (a race would show up here).
+TEST_F(CudaMlstm, ChunkwiseIsDeterministic) {
+  const int B = 2, T = 64 * 3 + 7, NH = 8, DK = 256, DV = 512;
+  const int64_t QK = NH * DK, V = NH * DV, ld = 2 * QK + V + 2 * NH;
+  std::vector<float> proj = randn(size_t(B * T * ld));
+  float* dp = dev(proj);
+  std::vector<float> C0 = randn(size_t(NH) * DK * DV, 0.f, 0.5f), n0 = uniform(size_t(NH) * DK, 0.f, 2.f),
+                     m0 = uniform(NH, -3.f, 3.f);
+  std::vector<std::vector<float>> outs;
+  for (int rep = 0; rep < 2; ++rep) {
+    std::vector<MlstmState> st(B);
+    std::vector<float*> Cs(B);
+    for (int b = 0; b < B; ++b) {
+      Cs[b] = dev(C0);
+      st[b] = {Cs[b], dev(n0), dev(m0)};
+    }
+    float* dh = poisoned(size_t(B * T * V));
+    MlstmArgs a;
+    a.B = B, a.T = T, a.NH = NH, a.DK = DK, a.DV = DV, a.ld = ld, a.gate_cap = 15.f, a.chunk = 64;
+    a.q = dp, a.k = a.q + QK, a.v = a.k + QK, a.igate = a.v + V, a.fgate = a.igate + NH;
+    a.states = st.data(), a.h = dh;
+    gpu_->mlstm(a);
+    std::vector<float> o = host(dh, size_t(B * T * V));
+    for (int b = 0; b < B; ++b) {
+      std::vector<float> c = host(Cs[b], C0.size());
+      o.insert(o.end(), c.begin(), c.end());
+    }
+    outs.push_back(std::move(o));
+  }
+  ASSERT_EQ(outs[0].size(), outs[1].size());
+  EXPECT_EQ(std::memcmp(outs[0].data(), outs[1].data(), outs[0].size() * 4), 0);
+}
+
+TEST_F(CudaMlstm, PrefillThenDecodeMatchesCpu) {
+  // A 7B-shaped layer: prefill 100 tokens chunkwise, then 5 single steps, states carried on each side.
+  const int NH = 8, DK = 256, DV = 512, B = 2;
+  const int64_t QK = NH * DK, V = NH * DV, ld = 2 * QK + V + 2 * NH;
+  const size_t nC = size_t(NH) * DK * DV;
+  std::vector<std::vector<float>> Cc(B, std::vector<float>(nC, 0.f)), nc(B, std::vector<float>(NH * DK, 0.f)),
+      mc(B, std::vector<float>(NH, 0.f));
+  std::vector<MlstmState> cst(B), gst(B);
+  std::vector<float*> gC(B);
+  for (int b = 0; b < B; ++b) {
+    cst[b] = {Cc[b].data(), nc[b].data(), mc[b].data()};
+    gC[b] = dev(Cc[b]);
+    gst[b] = {gC[b], dev(nc[b]), dev(mc[b])};
+  }
+  double worst = 0;
+  for (int T : {100, 1, 1, 1, 1, 1}) {
+    std::vector<float> proj = randn(size_t(B * T * ld));
+    std::vector<float> href(size_t(B * T * V));
+    MlstmArgs a;
+    a.B = B, a.T = T, a.NH = NH, a.DK = DK, a.DV = DV, a.ld = ld, a.gate_cap = 15.f, a.chunk = 64;
+    a.q = proj.data(), a.k = a.q + QK, a.v = a.k + QK, a.igate = a.v + V, a.fgate = a.igate + NH;
+    a.states = cst.data(), a.h = href.data();
+    cpu_->mlstm(a);
+    float* dp = dev(proj);
+    float* dh = poisoned(href.size());
+    a.q = dp, a.k = a.q + QK, a.v = a.k + QK, a.igate = a.v + V, a.fgate = a.igate + NH;
+    a.states = gst.data(), a.h = dh;
+    gpu_->mlstm(a);
+    const double e = rel_err(host(dh, href.size()), href);
+    worst = std::max(worst, e);
+    EXPECT_LT(e, kTolChunkH) << "T=" << T;
+  }
+  record("mlstm prefill+decode h", worst);
+  for (int b = 0; b < B; ++b) EXPECT_LT(rel_err(host(gC[b], nC), Cc[b]), kTolChunkState);
+}
+
+// ---- graphs and sampling (Backend::capture, Backend::sample) -------------------------------------------
+
+TEST_F(CudaMlstm, CapturedDecodeStepReplaysLikeCpu) {
+  const int NH = 8, DK = 256, DV = 512, B = 3;
+  const int64_t QK = NH * DK, V = NH * DV, ld = 2 * QK + V + 2 * NH;
+  std::vector<float> proj = randn(size_t(B * ld));
+  std::vector<std::vector<float>> Cc(B, randn(size_t(NH) * DK * DV, 0.f, 0.5f)), nc(B, uniform(size_t(NH) * DK, 0.f, 2.f)),
+      mc(B, uniform(NH, -3.f, 3.f));
+  std::vector<MlstmState> cst(B), gst(B);
+  std::vector<float*> gC(B);
+  for (int b = 0; b < B; ++b) {
+    gC[b] = dev(Cc[b]);
+    gst[b] = {gC[b], dev(nc[b]), dev(mc[b])};
+    cst[b] = {Cc[b].data(), nc[b].data(), mc[b].data()};
+  }
+  std::vector<float> href(size_t(B * V));
+  MlstmArgs a;
+  a.B = B, a.T = 1, a.NH = NH, a.DK = DK, a.DV = DV, a.ld = ld, a.gate_cap = 15.f, a.chunk = 64;
+  MlstmArgs g = a;
+  a.q = proj.data(), a.k = a.q + QK, a.v = a.k + QK, a.igate = a.v + V, a.fgate = a.igate + NH;
+  a.states = cst.data(), a.h = href.data();
+  float* dp = dev(proj);
+  float* dh = poisoned(href.size());
+  g.q = dp, g.k = g.q + QK, g.v = g.k + QK, g.igate = g.v + V, g.fgate = g.igate + NH;
+  g.states = gst.data(), g.h = dh;
+  gpu_->mlstm(g);  // plain run first (sizes the workspace)
+  std::unique_ptr<Graph> graph = gpu_->capture([&] { gpu_->mlstm(g); });
+  ASSERT_TRUE(graph);
+  for (int i = 0; i < 3; ++i) cpu_->mlstm(a);
+  graph->replay();
+  graph->replay();
+  const double e = rel_err(host(dh, href.size()), href);
+  record("mlstm captured step h", e);
+  EXPECT_LT(e, kTolStepH);
+  for (int b = 0; b < B; ++b) EXPECT_LT(rel_err(host(gC[b], Cc[b].size()), Cc[b]), kTolF32);
+}
+
+TEST_F(CudaOps, SampleGreedyMatchesHostAndSampledStaysInTopK) {
+  const int B = 3;
+  const int64_t V = 50304;
+  std::vector<float> logits = randn(size_t(B) * size_t(V), 0.f, 3.f);
+  std::vector<SampleRow> rows(B);
+  for (int b = 0; b < B; ++b) rows[b].seed = 1234 + b, rows[b].step = 7;
+  std::vector<int32_t> ref(B);
+  std::vector<SampleRow> ref_rows = rows;
+  cpu_->sample(logits.data(), B, V, ref_rows.data(), ref.data());
+  float* dl = dev(logits);
+  SampleRow* dr = dev_raw(rows);
+  int32_t* di = dev_raw(std::vector<int32_t>(B, -1));
+  gpu_->sample(dl, B, V, dr, di);
+  std::vector<int32_t> got(B);
+  std::vector<SampleRow> got_rows(B);
+  gpu_->synchronize();
+  gpu_->download(got.data(), di, B * 4);
+  gpu_->download(got_rows.data(), dr, B * sizeof(SampleRow));
+  EXPECT_EQ(got, ref);
+  for (int b = 0; b < B; ++b) EXPECT_EQ(got_rows[b].step, 8u);
+  // Sampled: temperature 1, top-k 40: the id is one of the row's 40 largest logits.
+  for (auto& r : rows) r.temperature = 1.f, r.top_k = 40;
+  gpu_->upload(dr, rows.data(), B * sizeof(SampleRow));
+  gpu_->sample(dl, B, V, dr, di);
+  gpu_->synchronize();
+  gpu_->download(got.data(), di, B * 4);
+  for (int b = 0; b < B; ++b) {
+    ASSERT_GE(got[b], 0);
+    ASSERT_LT(got[b], V);
+    const float* row = logits.data() + size_t(b) * size_t(V);
+    int64_t larger = 0;
+    for (int64_t i = 0; i < V; ++i) larger += row[i] > row[got[b]];
+    EXPECT_LT(larger, 40) << "row " << b;
+  }
+}
+
+}  // namespace
+}  // namespace xlstm
