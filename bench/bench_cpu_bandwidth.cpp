@@ -1,11 +1,13 @@
 // Why: the CPU decode target is stated against this machine's memory-read bandwidth, so the bandwidth and the
 // GEMV throughput must be measured in the same run. This binary prints (a) the read bandwidth of a plain
 // multi-threaded sum over a 4 GiB buffer, (b) matmul_wt GEMV throughput (GB/s of weights) for the xLSTM-7B
-// shapes in bf16 at batch 1, over weight copies totalling more than 1 GiB so nothing is served from cache, and the
-// ratio of the two, and (c) prefill GEMM GFLOP/s against OpenBLAS sgemm and the FMA peak measured here.
+// shapes in bf16 at batch 1, over weight copies totalling more than 1 GiB so nothing is served from cache, and
+// the ratio of the two; on a shared machine the bandwidth drifts, so each GEMV pass is also paired with a plain
+// sum over the same bytes and the ratio of those pairs is printed too; and (c) prefill GEMM GFLOP/s against
+// OpenBLAS sgemm and the FMA peak measured here.
 //
 // Usage: bench_cpu_bandwidth [--quick] [--sweep] [--only abc] [--threads N]
-//   --quick: smaller buffers and fewer repeats (smoke test); --sweep: GEMV vs GEMM time for N = 1..24;
+//   --quick: smaller buffers and fewer repeats (smoke test); --sweep: GEMV vs GEMM time for N = 1..256;
 //   --only: run only the listed sections (the bandwidth of (a) is still measured when (b) runs).
 #include <cblas.h>
 
@@ -149,9 +151,14 @@ struct Shape {
 };
 
 struct GemvResult {
-  double gbs_median, gbs_best, seconds_per_call;
+  double gbs;       // median GEMV throughput over passes (GB of weights per second)
+  double sum_gbs;   // median throughput of the plain sum over the same bytes, in passes alternating with the GEMV
+  double ratio;     // median over passes of GEMV / sum (robust to the machine's bandwidth drifting)
+  double seconds_per_call;
 };
 
+// Alternates passes of (plain sum over the weight copies, GEMV over the same copies) so that both see the
+// same memory conditions; on a shared machine the bandwidth drifts by tens of percent within minutes.
 GemvResult bench_gemv(const Shape& s, uint16_t* pool, size_t pool_elems, int64_t N, double min_seconds) {
   const size_t elems = size_t(s.M) * size_t(s.K);
   const size_t copies = std::max<size_t>(2, pool_elems / elems);
@@ -159,24 +166,43 @@ GemvResult bench_gemv(const Shape& s, uint16_t* pool, size_t pool_elems, int64_t
     std::fprintf(stderr, "weight pool too small for %s\n", s.what);
     std::exit(1);
   }
+  const size_t bytes = copies * elems * 2;
   std::vector<float> x(size_t(N * s.K)), y(size_t(N * s.M));
   for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i % 17) - 8) / 8.f;
-  auto pass = [&] {
+  auto gemv_pass = [&] {
     for (size_t c = 0; c < copies; ++c)
       xlstm::cpu::matmul_wt(DType::BF16, pool + c * elems, s.M, s.K, nullptr, x.data(), s.K, N, y.data(), s.M);
   };
-  pass();  // warm-up (page tables, scratch buffers)
-  std::vector<double> gbs;
+  const auto* words = reinterpret_cast<const uint64_t*>(pool);
+  const size_t block = size_t(1) << 17;  // 1 MiB of uint64
+  const size_t nwords = bytes / 8;
+  volatile uint64_t sink = 0;
+  auto sum_pass = [&] {
+    std::atomic<uint64_t> total{0};
+    for_blocks(int64_t((nwords + block - 1) / block), [&](int64_t b) {
+      const size_t lo = size_t(b) * block;
+      total += sum_u64(words + lo, std::min(block, nwords - lo));
+    });
+    sink = sink + total.load();
+  };
+  gemv_pass();  // warm-up (page tables, scratch buffers)
+  std::vector<double> gbs, sums, ratios;
   double spent = 0;
   while (spent < min_seconds || gbs.size() < 5) {
-    const double t0 = now();
-    pass();
-    const double dt = now() - t0;
-    spent += dt;
-    gbs.push_back(double(copies * elems * 2) / dt / 1e9);
+    double t0 = now();
+    sum_pass();
+    const double ts = now() - t0;
+    t0 = now();
+    gemv_pass();
+    const double tg = now() - t0;
+    spent += ts + tg;
+    gbs.push_back(double(bytes) / tg / 1e9);
+    sums.push_back(double(bytes) / ts / 1e9);
+    ratios.push_back(ts / tg);
   }
+  (void)sink;
   const double med = median(gbs);
-  return {med, *std::max_element(gbs.begin(), gbs.end()), double(elems * 2) / (med * 1e9)};
+  return {med, median(sums), median(ratios), double(elems * 2) / (med * 1e9)};
 }
 
 // ---- (c) GEMM ---------------------------------------------------------------------------------------------------
@@ -199,6 +225,7 @@ __attribute__((target("avx512f"))) double fma_peak_avx512(int64_t iters) {
   const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
   const double t0 = now();
   for (int64_t it = 0; it < iters; ++it)
+#pragma GCC unroll 12
     for (int i = 0; i < 12; ++i) a[i] = _mm512_fmadd_ps(a[i], m, c);
   const double dt = now() - t0;
   alignas(64) float out[16];
@@ -262,30 +289,36 @@ int main(int argc, char** argv) {
   if (run_b) {
   std::printf("\n(b) GEMV y = x W^T, W bf16, batch N=1, weights rotated over %.2f GiB (median of passes)\n",
               double(pool_elems * 2) / (1 << 30));
-  std::printf("  %-22s %7s %6s %9s %9s %8s %7s\n", "shape", "M", "K", "GB/s", "best", "ms/call", "vs bw");
-  double token_bytes = 0, token_seconds = 0;
+  std::printf("  %-22s %7s %6s %9s %8s %10s %10s %10s\n", "shape", "M", "K", "GEMV GB/s", "ms/call",
+              "vs (a)", "sum GB/s*", "GEMV/sum*");
+  double token_bytes = 0, token_seconds = 0, token_sum_seconds = 0;
   for (const Shape& s : shapes) {
-    const GemvResult r = bench_gemv(s, static_cast<uint16_t*>(pool.p), pool_elems, 1, quick ? 0.2 : 1.0);
-    std::printf("  %-22s %7lld %6lld %9.1f %9.1f %8.3f %6.1f%%\n", s.what, (long long)s.M, (long long)s.K,
-                r.gbs_median, r.gbs_best, r.seconds_per_call * 1e3, 100 * r.gbs_median / bw);
-    token_bytes += double(s.per_token) * double(s.M * s.K * 2);
+    const GemvResult r = bench_gemv(s, static_cast<uint16_t*>(pool.p), pool_elems, 1, quick ? 0.3 : 2.0);
+    std::printf("  %-22s %7lld %6lld %9.1f %8.3f %9.1f%% %10.1f %9.1f%%\n", s.what, (long long)s.M,
+                (long long)s.K, r.gbs, r.seconds_per_call * 1e3, 100 * r.gbs / bw, r.sum_gbs, 100 * r.ratio);
+    const double b = double(s.per_token) * double(s.M * s.K * 2);
+    token_bytes += b;
     token_seconds += s.per_token * r.seconds_per_call;
+    token_sum_seconds += s.per_token * r.seconds_per_call * r.ratio;  // what a pure read would take
   }
+  std::printf("  * plain sum over the same weight bytes, alternating pass by pass with the GEMV\n");
   const double token_gbs = token_bytes / token_seconds / 1e9;
-  std::printf("  7B decode mix (32 x each block shape + lm_head, %.2f GB of these weights per token):\n"
-              "    %.1f GB/s = %.1f%% of the measured read bandwidth; %.2f tokens/s for these products alone\n",
-              token_bytes / 1e9, token_gbs, 100 * token_gbs / bw, 1 / token_seconds);
+  std::printf("  7B decode mix (32 x each block shape + lm_head, %.2f GB of weights per token):\n"
+              "    GEMV %.1f GB/s = %.1f%% of (a), %.1f%% of the interleaved sums; %.2f tokens/s for these "
+              "products alone\n",
+              token_bytes / 1e9, token_gbs, 100 * token_gbs / bw, 100 * token_sum_seconds / token_seconds,
+              1 / token_seconds);
   for (int64_t N : {2, 4, 8}) {
-    const GemvResult r = bench_gemv(shapes[0], static_cast<uint16_t*>(pool.p), pool_elems, N, quick ? 0.1 : 0.5);
-    std::printf("  q|k|v|o fused at N=%lld: %.1f GB/s (%.1f%%)\n", (long long)N, r.gbs_median,
-                100 * r.gbs_median / bw);
+    const GemvResult r = bench_gemv(shapes[0], static_cast<uint16_t*>(pool.p), pool_elems, N, quick ? 0.2 : 1.0);
+    std::printf("  q|k|v|o fused at N=%lld: %.1f GB/s, %.1f%% of (a), %.1f%% of the interleaved sums\n",
+                (long long)N, r.gbs, 100 * r.gbs / bw, 100 * r.ratio);
   }
 
   if (sweep) {
     std::printf("\n    N   gemv ms   gemm ms   (12288x4096 bf16, one matrix from the pool)\n");
-    std::vector<float> x(size_t(32 * 4096), 0.5f), y(size_t(32 * 12288));
+    std::vector<float> x(size_t(256 * 4096), 0.5f), y(size_t(256 * 12288));
     auto* W = static_cast<uint16_t*>(pool.p);
-    for (int N = 1; N <= 24; ++N) {
+    for (int N : {1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 24, 32, 48, 64, 96, 128, 192, 256}) {
       double t[2];
       for (int mode = 0; mode < 2; ++mode) {
         xlstm::cpu::set_matmul_gemv_max_n_for_testing(mode == 0 ? 1000 : 0);

@@ -29,7 +29,10 @@ namespace {
 // mode: -1 automatic, else an index into isa_names.
 constexpr const char* isa_names[] = {"scalar", "avx2", "avx512"};
 std::atomic<int> g_forced_isa{-1};
-constexpr int kDefaultGemvMaxN = 8;
+// GEMV up to this N, blocked GEMM beyond: the GEMV re-reads each ~256 KiB weight block from L2 once per 4 x
+// rows, the GEMM pays for widening and transposing the weights once. Measured crossover (12288x4096 bf16, 2
+// threads, docs/PERFORMANCE.md): N ~ 24.
+constexpr int kDefaultGemvMaxN = 20;
 std::atomic<int> g_gemv_max_n{kDefaultGemvMaxN};
 
 const mm::Kernels* kernels_for(int isa) {

@@ -26,7 +26,7 @@ bool matmul_isa_supported(const char* isa);
 // Forces the SIMD path; nullptr, "" or "auto" restores the automatic choice. Returns false and changes
 // nothing when the ISA is unknown or unsupported here.
 bool set_matmul_isa_for_testing(const char* isa);
-// Largest N served by the GEMV kernel (larger N take the blocked GEMM); n < 0 restores the default (8).
+// Largest N served by the GEMV kernel (larger N take the blocked GEMM); n < 0 restores the default (20).
 void set_matmul_gemv_max_n_for_testing(int n);
 
 }  // namespace xlstm::cpu

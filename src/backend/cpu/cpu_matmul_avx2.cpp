@@ -79,7 +79,7 @@ const Kernels* kernels_avx2() {
 #ifdef XLSTM_MM_AVX2
   namespace k = avx2_impl;
   static const Kernels table{"avx2", k::G,  4, k::MR, k::NR, k::MC, k::KC, &k::gemv, &k::gemm,
-                             k::MC * k::KC + k::MR * k::KC};
+                             k::MC * k::KC};
   __builtin_cpu_init();
   const bool ok =
       __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");

@@ -87,7 +87,7 @@ const Kernels* kernels_avx512() {
 #ifdef XLSTM_MM_AVX512
   namespace k = avx512_impl;
   static const Kernels table{"avx512", k::G,  4, k::MR, k::NR, k::MC, k::KC, &k::gemv, &k::gemm,
-                             k::MC * k::KC + k::MR * k::KC};
+                             k::MC * k::KC};
   __builtin_cpu_init();
   const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                   __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&

@@ -47,7 +47,7 @@ struct Kernels {
   int64_t gemm_mc;    // weight rows per GEMM task block
   int64_t gemm_kc;    // K block of the GEMM
   void (*gemv)(const GemvArgs& a, int64_t m0, int64_t m1);
-  // Rows m in [m0, m1) (m1 - m0 <= gemm_mc), x rows n in [n0, n1). scratch: >= gemm_scratch_floats(),
+  // Rows m in [m0, m1) (m1 - m0 <= gemm_mc), x rows n in [n0, n1). scratch: >= gemm_scratch_floats floats,
   // 64-byte aligned, private to the calling thread.
   void (*gemm)(const GemmArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1, float* scratch);
   int64_t gemm_scratch_floats;
