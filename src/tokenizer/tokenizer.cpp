@@ -405,22 +405,19 @@ std::string StreamDecoder::push(int32_t id) {
     pending_.erase(0, pending_.size() - keep);
     return out;
   }
-  // Generic decoders: HF's DecodeStream scheme (decode a window of ids, return what grew past the known prefix).
-  if (prefix_.empty() && !ids_.empty()) {
-    std::string p = tok_->decode(ids_, skip_special_);
-    if (!ends_with_replacement(p)) {
-      prefix_ = std::move(p);
-      prefix_index_ = ids_.size();
-    }
-  }
+  // Generic decoders, after HF's DecodeStream: decode a window of ids; what grew past the decode of the ids already
+  // returned (prefix_) is new text, unless it ends in U+FFFD (maybe an incomplete character). The window then
+  // restarts at the last returned ids, which stay as context. A byte-fallback token ("<0xNN>") may still change how
+  // its byte group decodes (all valid, or one U+FFFD per byte), so nothing is returned until another token follows.
   ids_.push_back(id);
+  const std::string tok_text = tok_->id_to_token(id);
+  if (tok_text.size() == 6 && tok_text.compare(0, 3, "<0x") == 0 && tok_text[5] == '>') return {};
   std::string s = tok_->decode(ids_, skip_special_);
   if (s.size() > prefix_.size() && !ends_with_replacement(s) && s.compare(0, prefix_.size(), prefix_) == 0) {
     std::string out = s.substr(prefix_.size());
-    const size_t new_index = ids_.size() - prefix_index_;
     ids_.erase(ids_.begin(), ids_.begin() + static_cast<std::ptrdiff_t>(prefix_index_));
     prefix_ = tok_->decode(ids_, skip_special_);
-    prefix_index_ = new_index;
+    prefix_index_ = ids_.size();
     return out;
   }
   return {};
@@ -431,8 +428,10 @@ std::string StreamDecoder::flush() {
   if (byte_level_) {
     utf8_lossy_append(out, pending_);
   } else if (!ids_.empty()) {
-    std::string s = tok_->decode(ids_, skip_special_);
-    if (s.size() > prefix_.size() && s.compare(0, prefix_.size(), prefix_) == 0) out = s.substr(prefix_.size());
+    const std::string s = tok_->decode(ids_, skip_special_);
+    size_t common = 0;
+    while (common < s.size() && common < prefix_.size() && s[common] == prefix_[common]) ++common;
+    out = s.substr(common);
   }
   reset();
   return out;

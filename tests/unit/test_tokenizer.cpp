@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -345,6 +346,31 @@ TEST(TokenizerThreads, ConcurrentEncodeMatchesSerial) {
   }
   for (auto& x : th) x.join();
   EXPECT_EQ(bad.load(), 0);
+}
+
+TEST(TokenizerFuzz, RandomBytesAndIdsNeverCrash) {
+  std::mt19937 rng(12345);
+  for (const char* name : {"mini", "mini_added", "mini_byte_fallback", "mini_metaspace_legacy", "mini_lower",
+                           "mini_split_invert", "mini_bl_then_digits", "mini_trunc_pad", "mini_whitespace_unk"}) {
+    auto tok = load_variant(name);
+    ASSERT_TRUE(tok) << name;
+    for (int k = 0; k < 300; ++k) {
+      std::string s(rng() % 120, '\0');
+      const int mode = k % 3;  // raw bytes / ASCII with specials / UTF-8 soup
+      for (auto& c : s) c = static_cast<char>(mode == 0 ? rng() % 256 : mode == 1 ? 32 + rng() % 95 : 0xC0 + rng() % 64);
+      if (mode == 1 && k % 2) s += "<|endoftext|>[MASK]<s>";
+      const auto ids = tok->encode(s, k % 2 == 0, k % 4 != 0);
+      const std::string back = tok->decode(ids, k % 5 == 0);
+      EXPECT_EQ(xlstm::tok::utf8_valid_prefix(back), back.size()) << name;
+      std::vector<int32_t> rnd;
+      for (int i = 0; i < 8; ++i) rnd.push_back(static_cast<int32_t>(rng() % tok->vocab_size()));
+      bool valid = true;
+      for (int32_t id : rnd) valid = valid && tok->is_valid_id(id);
+      if (valid) {
+        EXPECT_EQ(stream_decode(tok, rnd, false), tok->decode(rnd)) << name << " ids " << json(rnd).dump();
+      }
+    }
+  }
 }
 
 TEST(TokenizerCache, SameIdsWithAndWithoutCache) {
