@@ -8,7 +8,7 @@ OUT=${OUT:-device-out}
 mkdir -p "$OUT" /tmp/xlstm-libs
 tar -xJf .carry/cuda/libs.tar.xz -C /tmp/xlstm-libs
 CUBLAS_DIR=$(python3 -c 'import nvidia.cublas, os; print(os.path.dirname(nvidia.cublas.__file__) + "/lib")' 2>/dev/null || true)
-export LD_LIBRARY_PATH=/tmp/xlstm-libs:/usr/local/cuda/lib64:${CUBLAS_DIR}:${LD_LIBRARY_PATH:-}
+export LD_LIBRARY_PATH=$PWD/.carry/run:/tmp/xlstm-libs:/usr/local/cuda/lib64:${CUBLAS_DIR}:${LD_LIBRARY_PATH:-}
 export XLSTM=.carry/run/xlstm PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv
 steps=${*:-fixtures bench hf}
