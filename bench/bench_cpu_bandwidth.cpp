@@ -6,10 +6,12 @@
 // sum over the same bytes and the ratio of those pairs is printed too; and (c) prefill GEMM GFLOP/s against
 // OpenBLAS sgemm and the FMA peak measured here.
 //
-// Usage: bench_cpu_bandwidth [--quick] [--sweep] [--only abc] [--threads N]
+// Usage: bench_cpu_bandwidth [--quick] [--sweep] [--huge] [--only abc] [--threads N]
 //   --quick: smaller buffers and fewer repeats (smoke test); --sweep: GEMV vs GEMM time for N = 1..256;
-//   --only: run only the listed sections (the bandwidth of (a) is still measured when (b) runs).
+//   --only: run only the listed sections (the bandwidth of (a) is still measured when (b) runs);
+//   --huge: madvise(MADV_HUGEPAGE) on the sum and weight buffers (2 MiB pages where the kernel allows).
 #include <cblas.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <atomic>
@@ -41,14 +43,17 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+bool g_huge = false;  // --huge: ask for transparent huge pages (2 MiB) on the big buffers
+
 struct Buffer {
   void* p = nullptr;
   size_t bytes = 0;
-  explicit Buffer(size_t n) : p(std::aligned_alloc(4096, (n + 4095) / 4096 * 4096)), bytes(n) {
+  explicit Buffer(size_t n) : p(std::aligned_alloc(size_t(2) << 20, (n + (size_t(2) << 20) - 1) >> 21 << 21)), bytes(n) {
     if (!p) {
       std::fprintf(stderr, "out of memory allocating %zu bytes\n", n);
       std::exit(1);
     }
+    if (g_huge) madvise(p, (n + (size_t(2) << 20) - 1) >> 21 << 21, MADV_HUGEPAGE);
   }
   ~Buffer() { std::free(p); }
   Buffer(const Buffer&) = delete;
@@ -159,11 +164,13 @@ struct GemvResult {
 
 // Alternates passes of (plain sum over the weight copies, GEMV over the same copies) so that both see the
 // same memory conditions; on a shared machine the bandwidth drifts by tens of percent within minutes.
-GemvResult bench_gemv(const Shape& s, uint16_t* pool, size_t pool_elems, int64_t N, double min_seconds) {
+// packed: W copies in the packed layout (pack_weight of the same copies, same size for these shapes).
+GemvResult bench_gemv(const Shape& s, uint16_t* pool, size_t pool_elems, bool packed, int64_t N,
+                      double min_seconds) {
   const size_t elems = size_t(s.M) * size_t(s.K);
   const size_t copies = std::max<size_t>(2, pool_elems / elems);
-  if (copies * elems > pool_elems) {
-    std::fprintf(stderr, "weight pool too small for %s\n", s.what);
+  if (copies * elems > pool_elems || xlstm::cpu::packed_weight_bytes(DType::BF16, s.M, s.K) != elems * 2) {
+    std::fprintf(stderr, "weight pool too small for %s, or a shape the packed layout pads\n", s.what);
     std::exit(1);
   }
   const size_t bytes = copies * elems * 2;
@@ -171,7 +178,8 @@ GemvResult bench_gemv(const Shape& s, uint16_t* pool, size_t pool_elems, int64_t
   for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i % 17) - 8) / 8.f;
   auto gemv_pass = [&] {
     for (size_t c = 0; c < copies; ++c)
-      xlstm::cpu::matmul_wt(DType::BF16, pool + c * elems, s.M, s.K, nullptr, x.data(), s.K, N, y.data(), s.M);
+      (packed ? xlstm::cpu::matmul_wt_packed : xlstm::cpu::matmul_wt)(DType::BF16, pool + c * elems, s.M, s.K,
+                                                                       nullptr, x.data(), s.K, N, y.data(), s.M);
   };
   const auto* words = reinterpret_cast<const uint64_t*>(pool);
   const size_t block = size_t(1) << 17;  // 1 MiB of uint64
@@ -248,18 +256,21 @@ int main(int argc, char** argv) {
       quick = true;
     } else if (!std::strcmp(argv[i], "--sweep")) {
       sweep = true;
+    } else if (!std::strcmp(argv[i], "--huge")) {
+      g_huge = true;
     } else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) {
       only = argv[++i];
     } else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) {
       threads = std::atoi(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: %s [--quick] [--sweep] [--only abc] [--threads N]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--quick] [--sweep] [--huge] [--only abc] [--threads N]\n", argv[0]);
       return 2;
     }
   }
   if (threads > 0) xlstm::set_num_threads(threads);
   const int T = xlstm::num_threads();
-  std::printf("threads %d, matmul isa %s\n", T, xlstm::cpu::matmul_isa());
+  std::printf("threads %d, matmul isa %s, %s pages\n", T, xlstm::cpu::matmul_isa(),
+              g_huge ? "transparent huge (madvise)" : "default (4 KiB unless THP=always)");
 
   const bool run_b = only.find('b') != std::string::npos, run_c = only.find('c') != std::string::npos;
   const bool run_a = run_b || only.find('a') != std::string::npos;
@@ -287,32 +298,50 @@ int main(int argc, char** argv) {
   Buffer pool(pool_elems * 2);
   fill_bf16(static_cast<uint16_t*>(pool.p), pool_elems);
   if (run_b) {
-  std::printf("\n(b) GEMV y = x W^T, W bf16, batch N=1, weights rotated over %.2f GiB (median of passes)\n",
+  // The same weights in the packed layout, in a second pool (bench_gemv packs per shape).
+  Buffer ppool(pool_elems * 2);
+  std::printf("\n(b) GEMV y = x W^T, W bf16, batch N=1, weights rotated over %.2f GiB (median of passes);\n"
+              "    row-major weights (matmul_wt) and the packed layout (pack_weight + matmul_wt_packed)\n",
               double(pool_elems * 2) / (1 << 30));
-  std::printf("  %-22s %7s %6s %9s %8s %10s %10s %10s\n", "shape", "M", "K", "GEMV GB/s", "ms/call",
-              "vs (a)", "sum GB/s*", "GEMV/sum*");
-  double token_bytes = 0, token_seconds = 0, token_sum_seconds = 0;
+  std::printf("  %-22s %6s %6s | %9s %7s %9s | %9s %7s %9s | %9s\n", "shape", "M", "K", "row GB/s", "vs (a)",
+              "vs sum*", "pack GB/s", "vs (a)", "vs sum*", "sum GB/s*");
+  double token_bytes = 0, token_seconds[2] = {0, 0}, token_sum_seconds[2] = {0, 0};
+  auto pack_shape = [&](const Shape& s) {
+    const size_t elems = size_t(s.M) * size_t(s.K), copies = std::max<size_t>(2, pool_elems / elems);
+    for (size_t c = 0; c < copies; ++c)
+      xlstm::cpu::pack_weight(DType::BF16, static_cast<uint16_t*>(pool.p) + c * elems, s.M, s.K,
+                              static_cast<uint16_t*>(ppool.p) + c * elems);
+  };
   for (const Shape& s : shapes) {
-    const GemvResult r = bench_gemv(s, static_cast<uint16_t*>(pool.p), pool_elems, 1, quick ? 0.3 : 2.0);
-    std::printf("  %-22s %7lld %6lld %9.1f %8.3f %9.1f%% %10.1f %9.1f%%\n", s.what, (long long)s.M,
-                (long long)s.K, r.gbs, r.seconds_per_call * 1e3, 100 * r.gbs / bw, r.sum_gbs, 100 * r.ratio);
-    const double b = double(s.per_token) * double(s.M * s.K * 2);
-    token_bytes += b;
-    token_seconds += s.per_token * r.seconds_per_call;
-    token_sum_seconds += s.per_token * r.seconds_per_call * r.ratio;  // what a pure read would take
+    pack_shape(s);
+    GemvResult r[2];
+    for (int p = 0; p < 2; ++p)
+      r[p] = bench_gemv(s, static_cast<uint16_t*>(p ? ppool.p : pool.p), pool_elems, p == 1, 1, quick ? 0.3 : 2.0);
+    std::printf("  %-22s %6lld %6lld | %9.1f %6.1f%% %8.1f%% | %9.1f %6.1f%% %8.1f%% | %9.1f\n", s.what,
+                (long long)s.M, (long long)s.K, r[0].gbs, 100 * r[0].gbs / bw, 100 * r[0].ratio, r[1].gbs,
+                100 * r[1].gbs / bw, 100 * r[1].ratio, 0.5 * (r[0].sum_gbs + r[1].sum_gbs));
+    token_bytes += double(s.per_token) * double(s.M * s.K * 2);
+    for (int p = 0; p < 2; ++p) {
+      token_seconds[p] += s.per_token * r[p].seconds_per_call;
+      token_sum_seconds[p] += s.per_token * r[p].seconds_per_call * r[p].ratio;  // what a pure read would take
+    }
   }
   std::printf("  * plain sum over the same weight bytes, alternating pass by pass with the GEMV\n");
-  const double token_gbs = token_bytes / token_seconds / 1e9;
-  std::printf("  7B decode mix (32 x each block shape + lm_head, %.2f GB of weights per token):\n"
-              "    GEMV %.1f GB/s = %.1f%% of (a), %.1f%% of the interleaved sums; %.2f tokens/s for these "
-              "products alone\n",
-              token_bytes / 1e9, token_gbs, 100 * token_gbs / bw, 100 * token_sum_seconds / token_seconds,
-              1 / token_seconds);
-  for (int64_t N : {2, 4, 8}) {
-    const GemvResult r = bench_gemv(shapes[0], static_cast<uint16_t*>(pool.p), pool_elems, N, quick ? 0.2 : 1.0);
-    std::printf("  q|k|v|o fused at N=%lld: %.1f GB/s, %.1f%% of (a), %.1f%% of the interleaved sums\n",
-                (long long)N, r.gbs, 100 * r.gbs / bw, 100 * r.ratio);
-  }
+  std::printf("  7B decode mix (32 x each block shape + lm_head, %.2f GB of weights per token):\n", token_bytes / 1e9);
+  for (int p = 0; p < 2; ++p)
+    std::printf("    %-10s GEMV %.1f GB/s = %.1f%% of (a), %.1f%% of the interleaved sums; %.2f tokens/s for these "
+                "products alone\n",
+                p ? "packed:" : "row-major:", token_bytes / token_seconds[p] / 1e9,
+                100 * token_bytes / token_seconds[p] / 1e9 / bw, 100 * token_sum_seconds[p] / token_seconds[p],
+                1 / token_seconds[p]);
+  pack_shape(shapes[0]);
+  for (int64_t N : {2, 4, 8})
+    for (int p = 0; p < 2; ++p) {
+      const GemvResult r = bench_gemv(shapes[0], static_cast<uint16_t*>(p ? ppool.p : pool.p), pool_elems, p == 1,
+                                      N, quick ? 0.2 : 1.0);
+      std::printf("  q|k|v|o fused at N=%lld, %-10s %.1f GB/s, %.1f%% of (a), %.1f%% of the interleaved sums\n",
+                  (long long)N, p ? "packed:" : "row-major:", r.gbs, 100 * r.gbs / bw, 100 * r.ratio);
+    }
 
   if (sweep) {
     std::printf("\n    N   gemv ms   gemm ms   (12288x4096 bf16, one matrix from the pool)\n");

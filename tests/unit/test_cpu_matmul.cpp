@@ -1,6 +1,7 @@
 // Why: matmul_wt is the engine's hot path and has three SIMD paths (avx512, avx2, scalar), two algorithms
-// (GEMV for small N, blocked GEMM for large N) and three weight dtypes; every combination this machine can
-// run is checked against a float64 reference on fresh random data, at odd sizes that hit every tail.
+// (GEMV for small N, blocked GEMM for large N), two weight layouts (row-major, packed) and three weight dtypes;
+// every combination this machine can run is checked against a float64 reference on fresh random data, at odd
+// sizes that hit every tail, and the packed layout against the row-major one exactly.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -67,6 +68,32 @@ bool run_case(const Case& c, std::mt19937& rng) {
   std::vector<float> y(size_t(c.N * ldy), sentinel);
 
   matmul_wt(c.wt, wstore.data(), c.M, c.K, c.bias ? bias.data() : nullptr, x.data(), ldx, c.N, y.data(), ldy);
+
+  // The packed layout must give the same results: same kernels, same summation order (only the sign of a zero
+  // could differ, and == treats those as equal). Its padding is filled with a poison byte first: pack_weight
+  // must overwrite it with zeros.
+  {
+    std::vector<uint8_t> packed(packed_weight_bytes(c.wt, c.M, c.K), 0xff);
+    pack_weight(c.wt, wstore.data(), c.M, c.K, packed.data());
+    std::vector<float> yp(y.size(), sentinel);
+    matmul_wt_packed(c.wt, packed.data(), c.M, c.K, c.bias ? bias.data() : nullptr, x.data(), ldx, c.N, yp.data(),
+                     ldy);
+    for (size_t i = 0; i < y.size(); ++i) {
+      const bool same = y[i] == yp[i] || std::memcmp(&y[i], &yp[i], 4) == 0;
+      if (!same) {
+        ADD_FAILURE() << describe(c) << ": packed layout gives " << yp[i] << " at " << i << ", row-major " << y[i];
+        return false;
+      }
+    }
+    std::vector<float> row(size_t(c.K));
+    const int64_t m = c.M / 2;
+    packed_row_to_f32(c.wt, packed.data(), c.K, m, row.data());
+    for (int64_t k = 0; k < c.K; ++k)
+      if (row[size_t(k)] != wf[size_t(m * c.K + k)]) {
+        ADD_FAILURE() << describe(c) << ": packed_row_to_f32 row " << m << " element " << k;
+        return false;
+      }
+  }
 
   for (int64_t n = 0; n < c.N; ++n) {
     for (int64_t m = 0; m < ldy; ++m) {

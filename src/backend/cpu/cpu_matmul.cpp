@@ -31,8 +31,8 @@ constexpr const char* isa_names[] = {"scalar", "avx2", "avx512"};
 std::atomic<int> g_forced_isa{-1};
 // GEMV up to this N, blocked GEMM beyond: the GEMV re-reads each ~256 KiB weight block from L2 once per 4 x
 // rows, the GEMM pays for widening and transposing the weights once. Measured crossover (12288x4096 bf16, 2
-// threads, docs/PERFORMANCE.md): N ~ 24.
-constexpr int kDefaultGemvMaxN = 20;
+// threads, bench_cpu_bandwidth --sweep): N ~ 16-24 depending on the run.
+constexpr int kDefaultGemvMaxN = 16;
 std::atomic<int> g_gemv_max_n{kDefaultGemvMaxN};
 
 const mm::Kernels* kernels_for(int isa) {
@@ -108,11 +108,26 @@ void blas_single_threaded() {
   std::call_once(once, [] { openblas_set_num_threads(1); });  // our pool provides the parallelism
 }
 
+// ---- layouts ------------------------------------------------------------------------------------------------
+// Row m of W (either layout) as float32, exactly.
+void row_to_f32(DType wt, const void* W, bool packed, int64_t K, int64_t m, float* dst) {
+  const size_t esz = dtype_size(wt);
+  const char* base = static_cast<const char*>(W);
+  if (!packed) {
+    convert_to_f32(wt, base + size_t(m) * size_t(K) * esz, dst, size_t(K));
+    return;
+  }
+  const int64_t E = 64 / int64_t(esz), kpad = mm::packed_kpad(K);
+  for (int64_t k = 0; k < K; k += E)
+    convert_to_f32(wt, base + size_t(mm::packed_offset(m, k, kpad, int64_t(esz))) * esz, dst + k,
+                   size_t(std::min(E, K - k)));
+}
+
 // ---- portable fallback ------------------------------------------------------------------------------------
-void scalar_gemv_rows(DType wt, const void* W, int64_t K, const float* bias, const float* x, int64_t ldx, int64_t N,
-                      float* y, int64_t ldy, int64_t m0, int64_t m1, float* row) {
+void scalar_gemv_rows(DType wt, const void* W, bool packed, int64_t K, const float* bias, const float* x,
+                      int64_t ldx, int64_t N, float* y, int64_t ldy, int64_t m0, int64_t m1, float* row) {
   for (int64_t m = m0; m < m1; ++m) {
-    convert_to_f32(wt, static_cast<const char*>(W) + size_t(m) * size_t(K) * dtype_size(wt), row, size_t(K));
+    row_to_f32(wt, W, packed, K, m, row);
     for (int64_t n = 0; n < N; ++n) {
       const float* xr = x + n * ldx;
       float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -126,12 +141,12 @@ void scalar_gemv_rows(DType wt, const void* W, int64_t K, const float* bias, con
   }
 }
 
-void scalar_matmul(DType wt, const void* W, int64_t M, int64_t K, const float* bias, const float* x, int64_t ldx,
-                   int64_t N, float* y, int64_t ldy, int64_t gemv_max_n) {
+void scalar_matmul(DType wt, const void* W, bool packed, int64_t M, int64_t K, const float* bias, const float* x,
+                   int64_t ldx, int64_t N, float* y, int64_t ldy, int64_t gemv_max_n) {
   if (N <= gemv_max_n) {
     const int64_t rows = std::max<int64_t>(4, (int64_t(1) << 17) / (K * int64_t(dtype_size(wt))));
     for_blocks((M + rows - 1) / rows, [&](int64_t b) {
-      scalar_gemv_rows(wt, W, K, bias, x, ldx, N, y, ldy, b * rows, std::min(M, (b + 1) * rows),
+      scalar_gemv_rows(wt, W, packed, K, bias, x, ldx, N, y, ldy, b * rows, std::min(M, (b + 1) * rows),
                        t_work.get(size_t(K)));
     });
     return;
@@ -141,12 +156,11 @@ void scalar_matmul(DType wt, const void* W, int64_t M, int64_t K, const float* b
   for_blocks((M + panel - 1) / panel, [&](int64_t b) {
     const int64_t m0 = b * panel, m1 = std::min(M, m0 + panel);
     const float* wf;
-    if (wt == DType::F32) {
+    if (wt == DType::F32 && !packed) {
       wf = static_cast<const float*>(W) + m0 * K;
     } else {
       float* buf = t_work.get(size_t(m1 - m0) * size_t(K));
-      convert_to_f32(wt, static_cast<const char*>(W) + size_t(m0) * size_t(K) * dtype_size(wt), buf,
-                     size_t(m1 - m0) * size_t(K));
+      for (int64_t m = m0; m < m1; ++m) row_to_f32(wt, W, packed, K, m, buf + (m - m0) * K);
       wf = buf;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(N), int(m1 - m0), int(K), 1.0f, x, int(ldx), wf,
@@ -158,43 +172,43 @@ void scalar_matmul(DType wt, const void* W, int64_t M, int64_t K, const float* b
 }
 
 // ---- SIMD paths ---------------------------------------------------------------------------------------------
-void simd_gemv(const mm::Kernels& k, DType wt, const void* W, int64_t M, int64_t K, const float* bias,
+void simd_gemv(const mm::Kernels& k, DType wt, const void* W, bool packed, int64_t M, int64_t K, const float* bias,
                const float* x, int64_t ldx, int64_t N, float* y, int64_t ldy) {
-  // Repack x: row stride a multiple of the kernel's group, zero padded; BF16 groups as (evens, odds).
+  // Repack x: row stride packed_kpad(K) (a multiple of every kernel's group), zero padded; BF16 groups as
+  // (evens, odds).
   const int64_t G = k.group, H = G / 2;
-  const int64_t ldxp = (K + G - 1) / G * G;
+  const int64_t ldxp = mm::packed_kpad(K);
   float* xp = t_xpack.get(size_t(N) * size_t(ldxp));
   for (int64_t n = 0; n < N; ++n) {
     const float* xr = x + n * ldx;
     float* d = xp + n * ldxp;
     if (wt == DType::BF16) {
-      int64_t k0 = 0;
-      for (; k0 + G <= K; k0 += G)
-        for (int64_t j = 0; j < H; ++j) d[k0 + j] = xr[k0 + 2 * j], d[k0 + H + j] = xr[k0 + 2 * j + 1];
-      if (k0 < K)
+      for (int64_t k0 = 0; k0 < ldxp; k0 += G)
         for (int64_t j = 0; j < H; ++j) {
-          d[k0 + j] = k0 + 2 * j < K ? xr[k0 + 2 * j] : 0.f;
-          d[k0 + H + j] = k0 + 2 * j + 1 < K ? xr[k0 + 2 * j + 1] : 0.f;
+          const int64_t ke = k0 + 2 * j, ko = ke + 1;
+          d[k0 + j] = ke < K ? xr[ke] : 0.f;
+          d[k0 + H + j] = ko < K ? xr[ko] : 0.f;
         }
     } else {
       std::memcpy(d, xr, size_t(K) * sizeof(float));
       std::fill(d + K, d + ldxp, 0.f);
     }
   }
-  const mm::GemvArgs a{wt, W, K, bias, xp, ldxp, N, y, ldy};
-  // Blocks of about 256 KiB of weights: small enough to balance the two cores to the end, large enough
-  // that claiming a block costs nothing. Matrices under 1 MiB stay on the calling thread.
-  const int64_t R = k.gemv_rows;
+  const mm::GemvArgs a{wt, W, packed, K, bias, xp, ldxp, N, y, ldy};
+  // Blocks of about 256 KiB of weights (a multiple of the packed tile): small enough to balance the two cores
+  // to the end, large enough that claiming a block costs nothing. Matrices under 1 MiB stay on the calling
+  // thread.
+  const int64_t T = mm::kPackRows;
   const int64_t row_bytes = K * int64_t(dtype_size(wt));
   const int64_t total = M * row_bytes;
-  int64_t rows = std::max<int64_t>(R, (int64_t(256) << 10) / row_bytes / R * R);
+  int64_t rows = std::max<int64_t>(T, (int64_t(256) << 10) / row_bytes / T * T);
   if (total < (int64_t(1) << 20)) rows = M;
   for_blocks((M + rows - 1) / rows, [&](int64_t b) { k.gemv(a, b * rows, std::min(M, (b + 1) * rows)); });
 }
 
-void simd_gemm(const mm::Kernels& k, DType wt, const void* W, int64_t M, int64_t K, const float* bias,
+void simd_gemm(const mm::Kernels& k, DType wt, const void* W, bool packed, int64_t M, int64_t K, const float* bias,
                const float* x, int64_t ldx, int64_t N, float* y, int64_t ldy) {
-  const mm::GemmArgs a{wt, W, M, K, bias, x, ldx, N, y, ldy};
+  const mm::GemmArgs a{wt, W, packed, M, K, bias, x, ldx, N, y, ldy};
   const int64_t mb = (M + k.gemm_mc - 1) / k.gemm_mc;
   // Split N too when there are few weight blocks, so that every thread has work.
   int64_t nb = 1;
@@ -208,6 +222,24 @@ void simd_gemm(const mm::Kernels& k, DType wt, const void* W, int64_t M, int64_t
     k.gemm(a, m0, std::min(M, m0 + k.gemm_mc), n0, std::min(N, n0 + nchunk),
            t_work.get(size_t(k.gemm_scratch_floats)));
   });
+}
+
+void matmul_any(DType wt, const void* W, bool packed, int64_t M, int64_t K, const float* bias, const float* x,
+                int64_t ldx, int64_t N, float* y, int64_t ldy) {
+  if (N <= 0 || M <= 0) return;
+  if (K <= 0) {  // empty sum
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t m = 0; m < M; ++m) y[n * ldy + m] = bias ? bias[m] : 0.f;
+    return;
+  }
+  const int64_t gemv_max_n = g_gemv_max_n.load(std::memory_order_relaxed);
+  const mm::Kernels* k = kernels_for(current_isa());
+  if (!k)
+    scalar_matmul(wt, W, packed, M, K, bias, x, ldx, N, y, ldy, gemv_max_n);
+  else if (N <= gemv_max_n)
+    simd_gemv(*k, wt, W, packed, M, K, bias, x, ldx, N, y, ldy);
+  else
+    simd_gemm(*k, wt, W, packed, M, K, bias, x, ldx, N, y, ldy);
 }
 
 }  // namespace
@@ -233,20 +265,39 @@ void set_matmul_gemv_max_n_for_testing(int n) { g_gemv_max_n.store(n < 0 ? kDefa
 
 void matmul_wt(DType wt, const void* W, int64_t M, int64_t K, const float* bias, const float* x, int64_t ldx,
                int64_t N, float* y, int64_t ldy) {
-  if (N <= 0 || M <= 0) return;
-  if (K <= 0) {  // empty sum
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t m = 0; m < M; ++m) y[n * ldy + m] = bias ? bias[m] : 0.f;
-    return;
-  }
-  const int64_t gemv_max_n = g_gemv_max_n.load(std::memory_order_relaxed);
-  const mm::Kernels* k = kernels_for(current_isa());
-  if (!k)
-    scalar_matmul(wt, W, M, K, bias, x, ldx, N, y, ldy, gemv_max_n);
-  else if (N <= gemv_max_n)
-    simd_gemv(*k, wt, W, M, K, bias, x, ldx, N, y, ldy);
-  else
-    simd_gemm(*k, wt, W, M, K, bias, x, ldx, N, y, ldy);
+  matmul_any(wt, W, false, M, K, bias, x, ldx, N, y, ldy);
+}
+
+void matmul_wt_packed(DType wt, const void* Wp, int64_t M, int64_t K, const float* bias, const float* x,
+                      int64_t ldx, int64_t N, float* y, int64_t ldy) {
+  matmul_any(wt, Wp, true, M, K, bias, x, ldx, N, y, ldy);
+}
+
+size_t packed_weight_bytes(DType wt, int64_t M, int64_t K) {
+  return size_t(mm::packed_rows(M)) * size_t(mm::packed_kpad(K)) * dtype_size(wt);
+}
+
+void pack_weight(DType wt, const void* W, int64_t M, int64_t K, void* dst) {
+  const size_t esz = dtype_size(wt);
+  const int64_t E = 64 / int64_t(esz), kpad = mm::packed_kpad(K), lines = kpad / E;
+  const int64_t tiles = mm::packed_rows(M) / mm::kPackRows;
+  const char* src = static_cast<const char*>(W);
+  char* out = static_cast<char*>(dst);
+  for_blocks(tiles, [&](int64_t t) {
+    char* tile = out + size_t(t * mm::kPackRows * kpad) * esz;
+    for (int64_t l = 0; l < lines; ++l)
+      for (int64_t rr = 0; rr < mm::kPackRows; ++rr) {
+        char* line = tile + size_t((l * mm::kPackRows + rr) * E) * esz;
+        const int64_t r = t * mm::kPackRows + rr, k0 = l * E;
+        const int64_t n = r < M ? std::clamp<int64_t>(K - k0, 0, E) : 0;
+        if (n > 0) std::memcpy(line, src + (size_t(r) * size_t(K) + size_t(k0)) * esz, size_t(n) * esz);
+        std::memset(line + size_t(n) * esz, 0, size_t(E - n) * esz);
+      }
+  });
+}
+
+void packed_row_to_f32(DType wt, const void* Wp, int64_t K, int64_t m, float* dst) {
+  row_to_f32(wt, Wp, true, K, m, dst);
 }
 
 }  // namespace xlstm::cpu

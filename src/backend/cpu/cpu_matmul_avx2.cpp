@@ -78,7 +78,7 @@ namespace xlstm::cpu::mm {
 const Kernels* kernels_avx2() {
 #ifdef XLSTM_MM_AVX2
   namespace k = avx2_impl;
-  static const Kernels table{"avx2", k::G,  4, k::MR, k::NR, k::MC, k::KC, &k::gemv, &k::gemm,
+  static const Kernels table{"avx2", k::G, k::MR, k::NR, k::MC, k::KC, &k::gemv, &k::gemm,
                              k::MC * k::KC};
   __builtin_cpu_init();
   const bool ok =

@@ -86,7 +86,7 @@ namespace xlstm::cpu::mm {
 const Kernels* kernels_avx512() {
 #ifdef XLSTM_MM_AVX512
   namespace k = avx512_impl;
-  static const Kernels table{"avx512", k::G,  4, k::MR, k::NR, k::MC, k::KC, &k::gemv, &k::gemm,
+  static const Kernels table{"avx512", k::G, k::MR, k::NR, k::MC, k::KC, &k::gemv, &k::gemm,
                              k::MC * k::KC};
   __builtin_cpu_init();
   const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&

@@ -10,12 +10,26 @@
 
 namespace xlstm::cpu::mm {
 
+// The packed weight layout (see pack_weight in cpu_matmul.h): rows in tiles of kPackRows; K padded with zeros to
+// packed_kpad(K); inside a tile, for every 64-byte line of a row (E = 64 / element size elements), the tile's
+// rows' lines one after another. A tile is one contiguous, sequentially read stream of kPackRows * kpad elements.
+constexpr int64_t kPackRows = 16;
+inline int64_t packed_kpad(int64_t K) { return (K + 31) / 32 * 32; }
+inline int64_t packed_rows(int64_t M) { return (M + kPackRows - 1) / kPackRows * kPackRows; }
+// Element offset of (r, k); esz: element size in bytes.
+inline int64_t packed_offset(int64_t r, int64_t k, int64_t kpad, int64_t esz) {
+  const int64_t E = 64 / esz;
+  return (r / kPackRows) * kPackRows * kpad + ((k / E) * kPackRows + r % kPackRows) * E + k % E;
+}
+
 // Decode (small N): y[n, m] = sum_k xp[n, k] * W[m, k] (+ bias[m]) for rows m in [m0, m1), all n.
-// xp is x repacked by the dispatcher: row stride ldxp >= round_up(K, group), zero padded past K, and for BF16
-// weights each group of `group` values stored as (evens, odds) to match the kernel's widening (see .inc).
+// xp is x repacked by the dispatcher: row stride ldxp = packed_kpad(K) (a multiple of every kernel's group),
+// zero padded past K, and for BF16 weights each group of `group` values stored as (evens, odds) to match the
+// kernel's widening (see .inc).
 struct GemvArgs {
   DType wt;
   const void* W;
+  bool packed;  // W in the packed layout (then the row blocks handed to gemv start at multiples of kPackRows)
   int64_t K;
   const float* bias;  // may be null
   const float* xp;
@@ -29,6 +43,7 @@ struct GemvArgs {
 struct GemmArgs {
   DType wt;
   const void* W;
+  bool packed;
   int64_t M, K;
   const float* bias;
   const float* x;
@@ -41,7 +56,6 @@ struct GemmArgs {
 struct Kernels {
   const char* name;
   int group;          // K granule of the GEMV kernel (x permutation group for BF16)
-  int gemv_rows;      // weight rows per GEMV tile: parallel split granularity
   int gemm_mr;        // x rows per GEMM micro-tile
   int gemm_nr;        // weight rows per GEMM micro-tile
   int64_t gemm_mc;    // weight rows per GEMM task block
