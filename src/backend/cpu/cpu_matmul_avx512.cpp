@@ -41,7 +41,8 @@ struct V {
   }
   // 32 bf16: 32-bit lane i holds elements 2i (low half) and 2i+1 (high half).
   static inline void bf16_eo(const uint16_t* p, f& even, f& odd) {
-    const __m512i w = _mm512_loadu_si512(p);
+    __m512i w = _mm512_loadu_si512(p);
+    asm("" : "+v"(w));  // one load per line: keeps GCC from folding it into both uses (two loads)
     even = _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
     odd = _mm512_castsi512_ps(_mm512_and_si512(w, _mm512_set1_epi32(int(0xffff0000u))));
   }
