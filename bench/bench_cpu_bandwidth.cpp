@@ -369,8 +369,9 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i % 29) - 14) / 16.f;
     auto* wb = static_cast<uint16_t*>(pool.p);  // first M*K bf16 of the pool
     xlstm::convert_to_f32(DType::BF16, wb, wf.data(), wf.size());
-    std::vector<uint16_t> wh(wf.size());
+    std::vector<uint16_t> wh(wf.size()), wp(xlstm::cpu::packed_weight_bytes(DType::BF16, M, K) / 2);
     xlstm::convert_from_f32(DType::F16, wf.data(), wh.data(), wf.size());
+    xlstm::cpu::pack_weight(DType::BF16, wb, M, K, wp.data());
     std::printf("\n(c) GEMM y = x W^T, M=%lld K=%lld, GFLOP/s (best of repeats)\n", (long long)M, (long long)K);
 #if defined(__GNUC__) && defined(__x86_64__)
     if (__builtin_cpu_supports("avx512f")) {
@@ -380,7 +381,8 @@ int main(int argc, char** argv) {
     }
 #endif
     std::printf("  OpenBLAS core: %s\n", openblas_get_corename());
-    std::printf("  %6s %14s %14s %14s %14s\n", "N", "sgemm f32", "ours f32", "ours bf16", "ours f16");
+    std::printf("  %6s %14s %14s %14s %14s %14s\n", "N", "sgemm f32", "ours f32", "ours bf16", "ours f16",
+                "bf16 packed");
     for (int64_t N : {int64_t(64), int64_t(512), int64_t(2048)}) {
       if (N > Nmax) break;
       const int reps = quick ? 2 : (N >= 2048 ? 3 : 6);
@@ -400,8 +402,11 @@ int main(int argc, char** argv) {
       const double t_f16 = time_best(reps, [&] {
         xlstm::cpu::matmul_wt(DType::F16, wh.data(), M, K, nullptr, x.data(), K, N, y.data(), M);
       });
-      std::printf("  %6lld %14.1f %14.1f %14.1f %14.1f\n", (long long)N, flops / t_blas / 1e9, flops / t_f32 / 1e9,
-                  flops / t_bf16 / 1e9, flops / t_f16 / 1e9);
+      const double t_packed = time_best(reps, [&] {
+        xlstm::cpu::matmul_wt_packed(DType::BF16, wp.data(), M, K, nullptr, x.data(), K, N, y.data(), M);
+      });
+      std::printf("  %6lld %14.1f %14.1f %14.1f %14.1f %14.1f\n", (long long)N, flops / t_blas / 1e9,
+                  flops / t_f32 / 1e9, flops / t_bf16 / 1e9, flops / t_f16 / 1e9, flops / t_packed / 1e9);
     }
   }
   return 0;

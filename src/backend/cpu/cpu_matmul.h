@@ -19,11 +19,13 @@ void matmul_wt(DType wt, const void* W, int64_t M, int64_t K, const float* bias,
 
 // ---- packed weights: the decode-friendly layout ------------------------------------------------------------
 // A row-major GEMV streams R weight rows at once (R streams) and reloads x for every R rows; on the 2-core
-// EPYC one core then reads at about 0.74 of a plain sum's bandwidth. The packed layout stores each tile of 16
+// EPYC one core then reads at about 0.72 of a plain sum's bandwidth. The packed layout stores each tile of 16
 // rows as one stream: for every 64-byte line of a row (32 bf16/f16 or 16 f32 elements), the 16 rows' lines in
 // order; rows are padded to a multiple of 16 and K to a multiple of 32 with zeros. Same dtype and values, only
-// moved (no rounding). The GEMV then reads each tile sequentially and loads x once per 16 lines: 0.94 of the sum
-// on one core (docs/PERFORMANCE.md). The GEMM (prefill) reads both layouts at the same speed.
+// moved (no rounding). The GEMV then reads each tile sequentially and loads x once per 16 lines: 0.88 of the sum
+// on one core (docs/PERFORMANCE.md). The GEMM (prefill) reads both layouts at about the same speed. With AVX2
+// only (16 registers) the packed decode kernel works in 8-row halves and measured slower than row-major: pack
+// where matmul_isa() is "avx512".
 // Bytes of the packed form of a [M, K] weight of dtype wt.
 size_t packed_weight_bytes(DType wt, int64_t M, int64_t K);
 // Packs row-major W [M, K] into dst (packed_weight_bytes(wt, M, K) bytes, 64-byte aligned for best speed).
