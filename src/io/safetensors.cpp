@@ -133,15 +133,17 @@ void TensorStore::add_file(const std::string& file) {
       XLSTM_FAIL("{}: tensor '{}' appears twice (also in {})", file, name,
                  dup->second.file >= 0 ? file_names_[size_t(dup->second.file)] : std::string("memory"));
     const unsigned char* p = mf->data() + data_start + b;
+    std::vector<uint8_t>* copy = nullptr;
     if (reinterpret_cast<uintptr_t>(p) % dtype_size(t.dtype) != 0) {  // misaligned: keep an aligned copy
       auto buf = std::make_unique<std::vector<uint8_t>>(p, p + (e - b));
       t.data = buf->data();
+      copy = buf.get();
       staged_owned.push_back(std::move(buf));
     } else {
       t.data = p;
     }
     spans.push_back({b, e, name});
-    staged[name] = Entry{std::move(t), file_index};
+    staged[name] = Entry{std::move(t), file_index, copy};
   }
   std::sort(spans.begin(), spans.end(), [](const Span& x, const Span& y) { return x.b < y.b; });
   for (size_t i = 1; i < spans.size(); ++i)
@@ -162,8 +164,9 @@ void TensorStore::add_owned(const std::string& name, DType dt, std::vector<int64
   XLSTM_CHECK(size_t(t.numel()) * dtype_size(dt) == bytes.size(), "tensor '{}': size mismatch", name);
   auto buf = std::make_unique<std::vector<uint8_t>>(std::move(bytes));
   t.data = buf->data();
+  std::vector<uint8_t>* raw = buf.get();
   owned_.push_back(std::move(buf));
-  tensors_[name] = Entry{std::move(t), -1};
+  tensors_[name] = Entry{std::move(t), -1, raw};
 }
 
 const HostTensor* TensorStore::find(const std::string& name) const {
@@ -189,11 +192,16 @@ size_t TensorStore::total_bytes() const {
   return n;
 }
 
-void TensorStore::drop_pages(const std::string& name) const {
+void TensorStore::release(const std::string& name) {
   auto it = tensors_.find(name);
-  if (it == tensors_.end() || it->second.file < 0) return;
-  const auto& t = it->second.t;
-  files_[size_t(it->second.file)]->drop(t.data, size_t(t.numel()) * dtype_size(t.dtype));
+  if (it == tensors_.end()) return;
+  Entry& e = it->second;
+  if (e.owned) {
+    std::vector<uint8_t>().swap(*e.owned);
+  } else if (e.file >= 0 && e.t.data) {
+    files_[size_t(e.file)]->drop(e.t.data, size_t(e.t.numel()) * dtype_size(e.t.dtype));
+  }
+  e.t.data = nullptr;
 }
 
 void write_safetensors(const std::string& path, const std::vector<HostTensor>& tensors) {

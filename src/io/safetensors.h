@@ -27,14 +27,16 @@ class TensorStore {
   std::vector<std::string> names() const;
   size_t size() const { return tensors_.size(); }
   size_t total_bytes() const;
-  // Releases the mapped pages behind a tensor once its bytes were copied elsewhere (no-op for owned).
-  void drop_pages(const std::string& name) const;
+  // Frees a tensor's bytes once they were copied elsewhere (owned memory is freed, mapped pages are
+  // returned to the kernel). Its name, dtype and shape stay; its data must not be read afterwards.
+  void release(const std::string& name);
   const std::vector<std::string>& files() const { return file_names_; }
 
  private:
   struct Entry {
     HostTensor t;
-    int file = -1;  // index in files_, -1 when owned
+    int file = -1;                         // index in files_, -1 when owned
+    std::vector<uint8_t>* owned = nullptr;  // the bytes when this store holds them
   };
   std::vector<std::unique_ptr<MappedFile>> files_;
   std::vector<std::string> file_names_;

@@ -168,9 +168,8 @@ class XlstmLarge final : public Model {
   }
   WeightPtr matrix(const std::vector<HostTensor>& parts) {
     WeightPtr w = be_.make_weight(parts, wdt_);
-    bool copied = parts.size() > 1 || parts[0].dtype != wdt_ || be_.name() != "cpu";
-    if (copied)
-      for (const auto& p : parts) store_->drop_pages(p.name);
+    if (w->data != parts[0].data)  // the backend copied (fused, converted or uploaded): free the source
+      for (const auto& p : parts) store_->release(p.name);
     return w;
   }
   WeightPtr vec(const std::vector<HostTensor>& parts) { return be_.make_vector(parts); }
