@@ -18,6 +18,7 @@ namespace {
 
 struct CpuWeight final : Weight {
   void* owned = nullptr;
+  bool packed = false;  // matrices: cpu_matmul's packed layout (16-row tiles as one stream)
   ~CpuWeight() override { std::free(owned); }
 };
 
@@ -58,11 +59,14 @@ WeightPtr CpuBackend::make_weight(const std::vector<HostTensor>& parts, DType as
                 w->cols, parts[0].name);
     w->rows += rows_of(p);
   }
-  if (parts.size() == 1 && parts[0].dtype == as) {  // zero-copy view of the mapped file or host memory
-    w->data = parts[0].data;
+  size_t esz = dtype_size(as);
+  if (parts.size() == 1 && parts[0].dtype == as) {  // pack straight from the mapped file or host memory
+    w->owned = aligned_alloc64(packed_weight_bytes(as, w->rows, w->cols));
+    pack_weight(as, parts[0].data, w->rows, w->cols, w->owned);
+    w->data = w->owned;
+    w->packed = true;
     return w;
   }
-  size_t esz = dtype_size(as);
   w->owned = aligned_alloc64(size_t(w->rows) * size_t(w->cols) * esz);
   char* dst = static_cast<char*>(w->owned);
   std::vector<float> tmp;
@@ -81,7 +85,13 @@ WeightPtr CpuBackend::make_weight(const std::vector<HostTensor>& parts, DType as
     }
     dst += n * esz;
   }
-  w->data = w->owned;
+  // Decode streams every weight once per token: the packed layout reads a 16-row tile as one stream.
+  void* packed = aligned_alloc64(packed_weight_bytes(as, w->rows, w->cols));
+  pack_weight(as, w->owned, w->rows, w->cols, packed);
+  std::free(w->owned);
+  w->owned = packed;
+  w->data = packed;
+  w->packed = true;
   return w;
 }
 
@@ -102,8 +112,11 @@ WeightPtr CpuBackend::make_vector(const std::vector<HostTensor>& parts) {
 
 void CpuBackend::linear(const Weight& W, const Weight* bias, const float* x, int64_t ldx, int64_t N, float* y,
                         int64_t ldy) {
-  matmul_wt(W.dtype, W.data, W.rows, W.cols, bias ? static_cast<const float*>(bias->data) : nullptr, x, ldx, N, y,
-            ldy);
+  const float* b = bias ? static_cast<const float*>(bias->data) : nullptr;
+  if (static_cast<const CpuWeight&>(W).packed)
+    matmul_wt_packed(W.dtype, W.data, W.rows, W.cols, b, x, ldx, N, y, ldy);
+  else
+    matmul_wt(W.dtype, W.data, W.rows, W.cols, b, x, ldx, N, y, ldy);
 }
 
 void CpuBackend::embed(const Weight& E, const int32_t* ids, int64_t N, float* y) {
@@ -111,6 +124,10 @@ void CpuBackend::embed(const Weight& E, const int32_t* ids, int64_t N, float* y)
   const size_t esz = dtype_size(E.dtype);
   for (int64_t n = 0; n < N; ++n) {
     XLSTM_CHECK(ids[n] >= 0 && ids[n] < E.rows, "token id {} out of range [0, {})", ids[n], E.rows);
+    if (static_cast<const CpuWeight&>(E).packed) {
+      packed_row_to_f32(E.dtype, E.data, D, ids[n], y + n * D);
+      continue;
+    }
     convert_to_f32(E.dtype, static_cast<const char*>(E.data) + size_t(ids[n]) * size_t(D) * esz, y + n * D,
                    size_t(D));
   }
