@@ -4,8 +4,22 @@
 #include <vector>
 
 #include "backend/sampling.h"
+#include "common/check.h"
 
 namespace xlstm {
+
+std::pair<int64_t, int64_t> concat_shape(const std::vector<HostTensor>& parts) {
+  XLSTM_CHECK(!parts.empty(), "make_weight: no parts");
+  auto rows = [](const HostTensor& t) { return t.shape.empty() ? int64_t(1) : t.shape[0]; };
+  auto cols = [&](const HostTensor& t) { return t.shape.size() < 2 ? int64_t(1) : t.numel() / t.shape[0]; };
+  int64_t r = 0;
+  const int64_t c = cols(parts[0]);
+  for (const auto& p : parts) {
+    XLSTM_CHECK(cols(p) == c, "tensor '{}' has {} columns, expected {} (as '{}')", p.name, cols(p), c, parts[0].name);
+    r += rows(p);
+  }
+  return {r, c};
+}
 
 void Backend::sample(const float* logits, int B, int64_t V, SampleRow* rows, int32_t* ids) {
   std::vector<float> host(size_t(B) * size_t(V));

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/dtype.h"
@@ -141,6 +142,10 @@ class Backend {
   // simply call fn again). fn must not allocate, synchronise or copy from pageable host memory.
   virtual std::unique_ptr<Graph> capture(const std::function<void()>& fn) { (void)fn; return nullptr; }
 };
+
+// Shape [rows, cols] of row blocks concatenated (each part [r_i, ...], same trailing size); throws naming
+// the first part that disagrees. Shared by the backends' make_weight.
+std::pair<int64_t, int64_t> concat_shape(const std::vector<HostTensor>& parts);
 
 // Backends built into this binary. "cpu" always; "cuda" when compiled with XLSTM_CUDA and a GPU is usable.
 // "auto" picks cuda when available, else cpu. Unknown or unavailable names throw with a suggestion.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <tuple>
 #include <vector>
 
 #include "backend/cuda/cublas_gemm.h"
@@ -41,8 +42,6 @@ class CudaGraph final : public Graph {
   cudaStream_t stream_;
 };
 
-int64_t rows_of(const HostTensor& t) { return t.shape.empty() ? 1 : t.shape[0]; }
-int64_t cols_of(const HostTensor& t) { return t.shape.size() < 2 ? 1 : t.numel() / t.shape[0]; }
 const float* fptr(const Weight* w) { return w ? static_cast<const float*>(w->data) : nullptr; }
 
 }  // namespace
@@ -89,15 +88,9 @@ void CudaBackend::zero(void* dst, size_t bytes) {
 void CudaBackend::synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
 WeightPtr CudaBackend::make_weight(const std::vector<HostTensor>& parts, DType as) {
-  XLSTM_CHECK(!parts.empty(), "make_weight: no parts");
   auto w = std::make_unique<CudaWeight>();
   w->dtype = as;
-  w->cols = cols_of(parts[0]);
-  for (const auto& p : parts) {
-    XLSTM_CHECK(cols_of(p) == w->cols, "tensor '{}' has {} columns, expected {} (as '{}')", p.name, cols_of(p),
-                w->cols, parts[0].name);
-    w->rows += rows_of(p);
-  }
+  std::tie(w->rows, w->cols) = concat_shape(parts);
   const size_t esz = dtype_size(as);
   const size_t total = size_t(w->rows) * size_t(w->cols) * esz;
   w->owned = device_malloc(total, fmt::format("weight '{}' ({} x {} {})", parts[0].name, w->rows, w->cols,
