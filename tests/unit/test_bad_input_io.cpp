@@ -22,18 +22,7 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using json = nlohmann::json;
 
-// The message of the xlstm::Error `f` throws; a marker string when it throws nothing or something else.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("unexpected exception type: ") + e.what();
-  }
-  return "(no error thrown)";
-}
+using test::error_of;
 
 // u64 little-endian header length, header, data.
 std::string st_file(const std::string& header, const std::string& data, uint64_t declared_len = UINT64_MAX) {

@@ -28,17 +28,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using json = nlohmann::json;
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("unexpected exception type: ") + e.what();
-  }
-  return "(no error thrown)";
-}
+using test::error_of;
 
 // A complete, valid config of a tiny model (the fields transformers writes).
 json base_config() {

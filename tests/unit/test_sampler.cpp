@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "test_support.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -19,17 +21,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("unexpected exception type: ") + e.what();
-  }
-  return "(no error thrown)";
-}
+using test::error_of;
 
 // Sampling with no filters: temperature t, top-k/top-p/min-p off, no penalty.
 SamplingParams plain(float t, uint64_t seed = 1) {

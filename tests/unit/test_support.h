@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/check.h"
 #include "common/dtype.h"
 
 namespace xlstm::test {
@@ -42,5 +43,18 @@ std::vector<int32_t> random_ids(int64_t n, int64_t vocab, uint64_t seed);
 double rel_max_err(const float* a, const float* b, size_t n);
 // ||a - b||_2 / ||b||_2 (NaN anywhere: infinity)
 double rel_l2_err(const float* a, const float* b, size_t n);
+
+// The message of the xlstm::Error `f` throws; a marker string when it throws nothing or something else.
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("unexpected exception type: ") + e.what();
+  }
+  return "(no error thrown)";
+}
 
 }  // namespace xlstm::test
