@@ -8,6 +8,13 @@
 
 namespace xlstm {
 
+int32_t argmax(const float* logits, int64_t vocab) {
+  int64_t best = 0;
+  for (int64_t i = 1; i < vocab; ++i)
+    if (logits[i] > logits[best]) best = i;
+  return int32_t(best);
+}
+
 double sample_uniform(uint64_t seed, uint64_t step) {
   uint64_t z = seed ^ (step * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -21,12 +28,7 @@ int32_t sample_row(const float* logits, int64_t V, const SampleRow& r, std::vect
   auto better = [](const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) {
     return a.first > b.first || (a.first == b.first && a.second < b.second);
   };
-  if (r.temperature <= 0.f) {
-    int64_t best = 0;
-    for (int64_t i = 1; i < V; ++i)
-      if (logits[i] > logits[best]) best = i;
-    return int32_t(best);
-  }
+  if (r.temperature <= 0.f) return argmax(logits, V);
   cand.resize(size_t(V));
   for (int64_t i = 0; i < V; ++i) cand[size_t(i)] = {logits[i], int32_t(i)};
   size_t n = cand.size();

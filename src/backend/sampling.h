@@ -11,6 +11,9 @@
 
 namespace xlstm {
 
+// Index of the largest logit; ties go to the lowest id (greedy decoding).
+int32_t argmax(const float* logits, int64_t vocab);
+
 // Uniform double in [0, 1) for (seed, step): splitmix64 of the pair, top 53 bits.
 double sample_uniform(uint64_t seed, uint64_t step);
 

@@ -10,13 +10,6 @@
 
 namespace xlstm {
 
-int32_t argmax(const float* logits, int64_t vocab) {
-  int64_t best = 0;
-  for (int64_t i = 1; i < vocab; ++i)
-    if (logits[i] > logits[best]) best = i;
-  return int32_t(best);
-}
-
 Sampler::Sampler(const SamplingParams& p) : p_(p) { validate(); }
 
 void Sampler::validate() const {

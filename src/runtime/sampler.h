@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/sampling.h"  // argmax
 
 namespace xlstm {
 
@@ -40,7 +41,5 @@ class Sampler {
   std::vector<float> penalised_;
   std::vector<std::pair<float, int32_t>> scratch_;
 };
-
-int32_t argmax(const float* logits, int64_t vocab);
 
 }  // namespace xlstm
