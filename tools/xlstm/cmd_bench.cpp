@@ -1,7 +1,7 @@
 // Why: `xlstm bench`, llama-bench style: prefill (ppN) and decode (tgN) throughput as a markdown table
 // `model | size | params | backend | test | t/s` (mean ± stddev over repetitions), plus each result as a
 // fraction of its floor: decode reads every weight once per step, so its floor is weight bytes over the
-// memory-read bandwidth measured in the same run. -o csv|json|jsonl for machines.
+// memory-read bandwidth, measured (CPU) right before and after each timed decode run. -o csv|json|jsonl for machines.
 #include <fmt/format.h>
 
 #include <atomic>
@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <numeric>
 
 #include "command.h"
@@ -26,43 +27,65 @@ double now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// Memory-read bandwidth of this machine (bytes/s): a threaded XOR-reduction over a buffer far larger
-// than the caches, best of 3 passes.
-double measure_read_bandwidth(size_t bytes) {
-  const size_t n = bytes / 8;
-  std::vector<uint64_t> buf(n);
-  parallel_for(int64_t(n), 1 << 20, [&](int64_t a, int64_t b) {
-    for (int64_t i = a; i < b; ++i) buf[size_t(i)] = uint64_t(i) * 0x9e3779b97f4a7c15ull;
-  });
-  double best = 0;
-  volatile uint64_t sink = 0;
-  for (int rep = 0; rep < 3; ++rep) {
-    std::atomic<uint64_t> acc{0};
-    double t0 = now();
-    parallel_for(int64_t(n), 1 << 20, [&](int64_t a, int64_t b) {
-      uint64_t x0 = 0, x1 = 0, x2 = 0, x3 = 0;
-      int64_t i = a;
-      for (; i + 4 <= b; i += 4) x0 ^= buf[size_t(i)], x1 ^= buf[size_t(i + 1)], x2 ^= buf[size_t(i + 2)], x3 ^= buf[size_t(i + 3)];
-      for (; i < b; ++i) x0 ^= buf[size_t(i)];
-      acc.fetch_xor(x0 ^ x1 ^ x2 ^ x3);
+// Memory-read bandwidth of this machine (bytes/s): a threaded XOR-reduction over a buffer far larger than
+// the caches, best of 3 passes. The buffer comes from the backend's allocator, so it has the same pages (2 MiB
+// transparent huge pages on the CPU backend) as the weights the floor is about; it is filled once and kept.
+class BandwidthProbe {
+ public:
+  BandwidthProbe(Backend& be, size_t bytes) : be_(be), n_(bytes / 8), buf_(static_cast<uint64_t*>(be.alloc(n_ * 8))) {
+    parallel_for(int64_t(n_), 1 << 20, [&](int64_t a, int64_t b) {
+      for (int64_t i = a; i < b; ++i) buf_[size_t(i)] = uint64_t(i) * 0x9e3779b97f4a7c15ull;
     });
-    double dt = now() - t0;
-    sink = sink ^ acc.load();
-    best = std::max(best, double(n * 8) / dt);
   }
-  return best;
-}
+  ~BandwidthProbe() { be_.release(buf_); }
+  BandwidthProbe(const BandwidthProbe&) = delete;
+  BandwidthProbe& operator=(const BandwidthProbe&) = delete;
+
+  double measure() {
+    double best = 0;
+    for (int rep = 0; rep < 3; ++rep) {
+      std::atomic<uint64_t> acc{0};
+      double t0 = now();
+      parallel_for(int64_t(n_), 1 << 20, [&](int64_t a, int64_t b) {
+        uint64_t x[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        int64_t i = a;
+        for (; i + 8 <= b; i += 8)
+          for (int j = 0; j < 8; ++j) x[j] ^= buf_[size_t(i + j)];
+        for (; i < b; ++i) x[0] ^= buf_[size_t(i)];
+        acc.fetch_xor(x[0] ^ x[1] ^ x[2] ^ x[3] ^ x[4] ^ x[5] ^ x[6] ^ x[7]);
+      });
+      double dt = now() - t0;
+      sink_ = sink_ ^ acc.load();
+      best = std::max(best, double(n_ * 8) / dt);
+    }
+    return best;
+  }
+
+ private:
+  Backend& be_;
+  size_t n_;
+  uint64_t* buf_;
+  volatile uint64_t sink_ = 0;
+};
 
 struct Row {
   std::string test;
   std::vector<double> tps;
-  double floor_tps = 0;  // 0: no floor stated
+  std::vector<double> floor_tps;  // per repetition; empty: no floor stated
 };
 
 std::pair<double, double> mean_std(const std::vector<double>& v) {
   double m = std::accumulate(v.begin(), v.end(), 0.0) / double(v.size()), s = 0;
   for (double x : v) s += (x - m) * (x - m);
   return {m, v.size() > 1 ? std::sqrt(s / double(v.size() - 1)) : 0.0};
+}
+
+// Mean floor of a row (0: none), and the mean over repetitions of each run's fraction of its own floor.
+double floor_of(const Row& r) { return r.floor_tps.empty() ? 0 : mean_std(r.floor_tps).first; }
+double of_floor(const Row& r) {
+  double s = 0;
+  for (size_t i = 0; i < r.floor_tps.size(); ++i) s += r.tps[i] / r.floor_tps[i];
+  return s / double(r.floor_tps.size());
 }
 
 XLSTM_COMMAND("bench", "measure prefill and decode throughput", [](CLI::App& sub) {
@@ -93,9 +116,13 @@ XLSTM_COMMAND("bench", "measure prefill and decode throughput", [](CLI::App& sub
     Model& M = *L.model;
     const ModelInfo& I = M.info();
     const int B = o->batch;
-    double bw = 0;
-    if (o->bw_gbs > 0) bw = o->bw_gbs * 1e9;
-    else if (!o->no_bw && L.backend->name() == "cpu") bw = measure_read_bandwidth(size_t(2) << 30);
+    // The host's bandwidth drifts (shared machines, other VMs): it is measured right before and right after
+    // every timed decode run, and that run's floor uses the higher of the two, so a result is never
+    // flattered by a bad moment of the measurement.
+    const bool measure_bw = o->bw_gbs <= 0 && !o->no_bw && L.backend->name() == "cpu";
+    std::unique_ptr<BandwidthProbe> probe;
+    if (measure_bw) probe = std::make_unique<BandwidthProbe>(*L.backend, size_t(2) << 30);
+    std::vector<double> bws;  // every bandwidth used for a floor
     std::vector<State> states;
     for (int b = 0; b < B; ++b) states.emplace_back(M);
     std::vector<float*> sp;
@@ -103,7 +130,7 @@ XLSTM_COMMAND("bench", "measure prefill and decode throughput", [](CLI::App& sub
     std::vector<Row> rows;
     const int64_t V = I.vocab_size;
     for (int pp : o->pp) {
-      Row r{fmt::format("pp{}{}", pp, B > 1 ? fmt::format(" x{}", B) : ""), {}, 0};
+      Row r{fmt::format("pp{}{}", pp, B > 1 ? fmt::format(" x{}", B) : ""), {}, {}};
       std::vector<int32_t> ids(size_t(pp) * size_t(B));
       uint64_t s = 12345;
       for (auto& x : ids) x = int32_t((s = s * 6364136223846793005ull + 1442695040888963407ull) >> 33) % int32_t(V);
@@ -118,10 +145,12 @@ XLSTM_COMMAND("bench", "measure prefill and decode throughput", [](CLI::App& sub
       rows.push_back(r);
     }
     for (int tg : o->tg) {
-      Row r{fmt::format("tg{}{}", tg, B > 1 ? fmt::format(" x{}", B) : ""), {}, 0};
+      Row r{fmt::format("tg{}{}", tg, B > 1 ? fmt::format(" x{}", B) : ""), {}, {}};
       // The generation path: Decoder steps (device sampling, greedy; one graph replay per step where the
       // backend has graphs), each returning the B new ids to the host.
       std::vector<int32_t> tok(size_t(B), 1);
+      // Floor: every weight byte and the state (read + written) once per step.
+      const double step_bytes = double(I.weight_bytes) + 2.0 * double(M.state_floats()) * 4 * B;
       SamplingParams greedy;
       greedy.temperature = 0;
       for (int rep = 0; rep <= o->reps; ++rep) {
@@ -130,25 +159,35 @@ XLSTM_COMMAND("bench", "measure prefill and decode throughput", [](CLI::App& sub
         for (int b = 0; b < B; ++b) dec.set_sequence(b, sp[size_t(b)], greedy, 0);
         dec.step(tok.data());  // warm-up step (first run, capture)
         L.backend->synchronize();
+        double bw = o->bw_gbs * 1e9;
+        if (measure_bw && rep > 0) bw = probe->measure();
         double t0 = now();
         for (int i = 0; i < tg; ++i) dec.step_chained();
-        if (rep > 0) r.tps.push_back(double(tg) * B / (now() - t0));
+        const double dt = now() - t0;
+        if (rep == 0) continue;
+        if (measure_bw) bw = std::max(bw, probe->measure());
+        r.tps.push_back(double(tg) * B / dt);
+        if (bw > 0) {
+          bws.push_back(bw);
+          r.floor_tps.push_back(bw / step_bytes * B);
+        }
       }
-      // Floor: every weight byte and the state (read + written) once per decode step.
-      const double bytes = double(I.weight_bytes) + 2.0 * double(M.state_floats()) * 4 * B;
-      if (bw > 0) r.floor_tps = bw / bytes * B;
       rows.push_back(r);
     }
+    const double bw = bws.empty() ? 0 : mean_std(bws).first;
     const std::string name = I.path.substr(I.path.find_last_of('/') + 1);
     const std::string size = fmt::format("{:.2f} GiB", double(I.weight_bytes) / double(1ull << 30));
     const std::string params = fmt::format("{:.2f} M", double(I.n_params) / 1e6);
     const std::string backend = L.backend->description() + " " + dtype_name(I.weight_dtype);
     if (o->fmt == "md") {
-      if (bw > 0) std::printf("memory bandwidth for the floor: %.1f GB/s%s\n\n", bw / 1e9, o->bw_gbs > 0 ? " (given)" : " (measured)");
+      if (bw > 0)
+        std::printf("memory bandwidth for the floor: %.1f GB/s%s\n\n", bw / 1e9,
+                    o->bw_gbs > 0 ? " (given)" : " (measured around each decode run; mean of the per-run maxima)");
       std::printf("| model | size | params | backend | test | t/s | of floor |\n|---|---|---|---|---|---|---|\n");
       for (auto& r : rows) {
         auto [m, sd] = mean_std(r.tps);
-        std::string fl = r.floor_tps > 0 ? fmt::format("{:.0f}% of {:.2f}", 100 * m / r.floor_tps, r.floor_tps) : "";
+        std::string fl = r.floor_tps.empty() ? ""
+                                             : fmt::format("{:.0f}% of {:.2f}", 100 * of_floor(r), mean_std(r.floor_tps).first);
         std::printf("| %s | %s | %s | %s | %s | %.2f ± %.2f | %s |\n", name.c_str(), size.c_str(), params.c_str(),
                     backend.c_str(), r.test.c_str(), m, sd, fl.c_str());
       }
@@ -157,7 +196,7 @@ XLSTM_COMMAND("bench", "measure prefill and decode throughput", [](CLI::App& sub
       for (auto& r : rows) {
         auto [m, sd] = mean_std(r.tps);
         std::printf("%s,%zu,%lld,%s,%s,%.4f,%.4f,%.4f,%.2f\n", name.c_str(), I.weight_bytes, (long long)I.n_params,
-                    backend.c_str(), r.test.c_str(), m, sd, r.floor_tps, bw / 1e9);
+                    backend.c_str(), r.test.c_str(), m, sd, floor_of(r), bw / 1e9);
       }
     } else {
       std::string all;
@@ -166,7 +205,7 @@ XLSTM_COMMAND("bench", "measure prefill and decode throughput", [](CLI::App& sub
         std::string j = fmt::format(
             "{{\"model\": \"{}\", \"size_bytes\": {}, \"params\": {}, \"backend\": \"{}\", \"test\": \"{}\", "
             "\"tps_mean\": {:.4f}, \"tps_std\": {:.4f}, \"floor_tps\": {:.4f}, \"bandwidth_gbs\": {:.2f}}}",
-            name, I.weight_bytes, I.n_params, backend, rows[i].test, m, sd, rows[i].floor_tps, bw / 1e9);
+            name, I.weight_bytes, I.n_params, backend, rows[i].test, m, sd, floor_of(rows[i]), bw / 1e9);
         all += o->fmt == "jsonl" ? j + "\n" : (i ? ",\n  " : "[\n  ") + j;
       }
       std::printf("%s", o->fmt == "jsonl" ? all.c_str() : (all + "\n]\n").c_str());

@@ -3,6 +3,7 @@
 #include "backend/cpu/cpu_backend.h"
 
 #include <cblas.h>
+#include <sys/mman.h>
 
 #include <cmath>
 #include <tuple>
@@ -23,9 +24,17 @@ struct CpuWeight final : Weight {
   ~CpuWeight() override { std::free(owned); }
 };
 
+// 64-byte aligned; buffers of 2 MiB or more are 2 MiB aligned and asked for transparent huge pages: the
+// decode GEMV streams every weight once per token, and 2 MiB pages raise its read rate by ~8% (fewer TLB
+// misses; bench_cpu_bandwidth --huge) and cut page faults at load. madvise is a hint: where THP is off it
+// fails harmlessly and 4 KiB pages are used.
 void* aligned_alloc64(size_t bytes) {
-  void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+  constexpr size_t kHuge = size_t(2) << 20;
+  const size_t align = bytes >= kHuge ? kHuge : 64;
+  const size_t padded = (bytes + align - 1) / align * align;
+  void* p = std::aligned_alloc(align, padded);
   if (!p && bytes) throw std::bad_alloc();
+  if (p && align == kHuge) madvise(p, padded, MADV_HUGEPAGE);
   return p;
 }
 
