@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs on the lent GPU machine from the repository root, with the CLI built elsewhere for sm_90 and
-# carried as .carry/run/xlstm (and the OpenBLAS bundle in .carry/cuda/libs.tar.xz). One call does:
+# carried as .carry/run/xlstm (RUN=dir overrides .carry/run; the OpenBLAS bundle is .carry/cuda/libs.tar.xz). One call does:
 # fixtures through CUDA vs transformers, `xlstm bench` on the 7B architecture (random bf16 weights),
 # and bench/compare_hf.py timing transformers on the same architecture. Logs go to $OUT.
 set -uo pipefail
@@ -8,8 +8,9 @@ OUT=${OUT:-device-out}
 mkdir -p "$OUT" /tmp/xlstm-libs
 tar -xJf .carry/cuda/libs.tar.xz -C /tmp/xlstm-libs
 CUBLAS_DIR=$(python3 -c 'import nvidia.cublas, os; print(os.path.dirname(nvidia.cublas.__file__) + "/lib")' 2>/dev/null || true)
-export LD_LIBRARY_PATH=$PWD/.carry/run:/tmp/xlstm-libs:/usr/local/cuda/lib64:${CUBLAS_DIR}:${LD_LIBRARY_PATH:-}
-export XLSTM=.carry/run/xlstm PYTHONUNBUFFERED=1
+RUN=${RUN:-.carry/run}
+export LD_LIBRARY_PATH=$PWD/$RUN:/tmp/xlstm-libs:/usr/local/cuda/lib64:${CUBLAS_DIR}:${LD_LIBRARY_PATH:-}
+export XLSTM=$RUN/xlstm PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv
 steps=${*:-fixtures bench hf}
 for s in $steps; do

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Runs on the lent GPU machine (the device tool), from the repository root, with the binaries built
 # elsewhere and carried in .carry/cuda (xlstm_gpu_tests, bench_cuda_ops, libs.tar.xz holding the
-# OpenBLAS/gfortran libraries the image lacks). Steps: tests bench memcheck racecheck ncu sass (default:
+# OpenBLAS/gfortran libraries the image lacks; CARRY=dir overrides .carry/cuda for the two binaries, the
+# libraries always come from .carry/cuda). Steps: tests bench memcheck racecheck ncu sass (default:
 # all but ncu and sass).
 # Logs go to $OUT (or ./device-out).
 set -uo pipefail
-C=.carry/cuda
+C=${CARRY:-.carry/cuda}
 OUT=${OUT:-device-out}
 mkdir -p "$OUT" /tmp/xlstm-libs
-tar -xJf $C/libs.tar.xz -C /tmp/xlstm-libs
+tar -xJf .carry/cuda/libs.tar.xz -C /tmp/xlstm-libs
 CUBLAS_DIR=$(python3 -c 'import nvidia.cublas, os; print(os.path.dirname(nvidia.cublas.__file__) + "/lib")' 2>/dev/null || true)
 export LD_LIBRARY_PATH=/tmp/xlstm-libs:/usr/local/cuda/lib64:${CUBLAS_DIR}:${LD_LIBRARY_PATH:-}
 steps=${*:-tests bench memcheck racecheck}
