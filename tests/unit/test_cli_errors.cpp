@@ -386,6 +386,28 @@ TEST_F(Cli, PrintIdsIsTheLastStdoutLine) {
   EXPECT_EQ(std::count(e.begin(), e.end(), 2), e.size() < 40 || e.back() == 2 ? 1 : 0);
 }
 
+TEST_F(Cli, BenchReportsThroughputAndFloor) {
+  // A given bandwidth sets the decode floor: weight bytes + state read and written, once per step.
+  CliResult r = run_cli("bench " + M() + " -p 5 -n 3 -r 2 -o json --bandwidth 10");
+  ASSERT_EQ(r.code, 0) << describe(r);
+  json j = json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(j.is_array() && j.size() == 2) << r.out;
+  EXPECT_EQ(j[0]["test"], "pp5");
+  EXPECT_EQ(j[1]["test"], "tg3");
+  for (auto& row : j) EXPECT_GT(row["tps_mean"].get<double>(), 0) << row;
+  EXPECT_EQ(j[0]["floor_tps"].get<double>(), 0);  // prefill states no floor
+  const double step_bytes = 10e9 / j[1]["floor_tps"].get<double>();
+  EXPECT_GT(step_bytes, double(j[1]["size_bytes"].get<int64_t>()));
+  EXPECT_LT(step_bytes, 2.0 * double(j[1]["size_bytes"].get<int64_t>()));
+  EXPECT_EQ(j[1]["bandwidth_gbs"].get<double>(), 10);
+  // Without a bandwidth there is no floor; bad lengths are one-line errors.
+  json n = json::parse(run_cli("bench " + M() + " -p 4 -n 2 -r 1 -o json --no-bandwidth").out, nullptr, false);
+  ASSERT_TRUE(n.is_array() && n.size() == 2);
+  EXPECT_EQ(n[1]["floor_tps"].get<double>(), 0);
+  expect_error_line(run_cli("bench " + M() + " -p 0 -n 2"), "prompt length must be >= 1");
+  expect_error_line(run_cli("bench " + M() + " -p 4 -n 0"), "decode length must be >= 1");
+}
+
 TEST_F(Cli, StateSavedInOneProcessContinuesInAnother) {
   const auto P = test::random_ids(20, kVocab, 1), Q = test::random_ids(5, kVocab, 2);
   std::vector<int32_t> PQ(P);
