@@ -2,7 +2,8 @@
 # Runs on the lent GPU machine from the repository root, with the CLI built elsewhere for sm_90 and
 # carried as .carry/run/xlstm (RUN=dir overrides .carry/run; the OpenBLAS bundle is .carry/cuda/libs.tar.xz). One call does:
 # fixtures through CUDA vs transformers, `xlstm bench` on the 7B architecture (random bf16 weights),
-# and bench/compare_hf.py timing transformers on the same architecture. Logs go to $OUT.
+# bench/compare_hf.py timing transformers on the same architecture (hf), and the Python module's tests with
+# CUDA (python; module built for the device's Python 3.12 by scripts/device_carry.sh). Logs go to $OUT.
 set -uo pipefail
 OUT=${OUT:-device-out}
 mkdir -p "$OUT" /tmp/xlstm-libs
@@ -33,6 +34,9 @@ for s in $steps; do
         timeout 120 $XLSTM bench --device cuda --random-weights $M -p $P -n 1 -r 1 --bandwidth 3000 | grep pp
         kill $SMI; echo "peak GPU MiB (prefill $P): $(sort -n "$OUT/mem_$P.csv" | tail -1)"
       done ;;
+    python)
+      PYTHONPATH=$RUN XLSTM_CLI=$XLSTM timeout 300 python3 -m pytest -q -p no:cacheprovider python/tests 2>&1 \
+        | tee "$OUT/pytest.log" | tail -5 ;;
     hf)
       timeout 400 python3 bench/compare_hf.py --config bench/configs/xlstm-7b.json --prefill 2048 8192 \
         --decode-batch 1 16 --decode-tokens 32 --reps 2 --json "$OUT/hf.json" 2>&1 | grep -v Warning | tail -12 ;;
