@@ -1,4 +1,5 @@
-// Why: every checkpoint tensor name the xLSTM-7B family uses, in one table (xlstm-reference.md sec. 1).
+// Why: every checkpoint tensor name of the xLSTM-7B family (xlstm-reference.md sec. 1) and of the original
+// xLSTM family (sec. 2), in one table.
 // Per-block names are formats with one "{}" for the block index. Model code and the wiring check use
 // these constants only; no tensor name is spelled anywhere else.
 #pragma once
@@ -46,3 +47,50 @@ inline constexpr const char* kDownW = "backbone.blocks.{}.ffn.proj_down.weight";
 inline constexpr const char* kDownB = "backbone.blocks.{}.ffn.proj_down.bias";
 
 }  // namespace xlstm::names::large
+
+// The original xLSTM family (NX-AI `xlstm` package, xLSTMLMModel; xlstm-reference.md section 2). Per-block
+// names are formats with one "{}" for the block index.
+namespace xlstm::names::v1 {
+
+inline constexpr const char* kEmbedding = "token_embedding.weight";
+inline constexpr const char* kLmHead = "lm_head.weight";
+inline constexpr const char* kPostNorm = "xlstm_block_stack.post_blocks_norm.weight";
+inline constexpr const char* kBlockPrefix = "xlstm_block_stack.blocks.";
+
+// Every block.
+inline constexpr const char* kNormW = "xlstm_block_stack.blocks.{}.xlstm_norm.weight";
+inline constexpr const char* kConvW = "xlstm_block_stack.blocks.{}.xlstm.conv1d.conv.weight";  // [C, 1, K]
+inline constexpr const char* kConvB = "xlstm_block_stack.blocks.{}.xlstm.conv1d.conv.bias";    // [C]
+// mLSTM blocks.
+inline constexpr const char* kProjUpW = "xlstm_block_stack.blocks.{}.xlstm.proj_up.weight";
+inline constexpr const char* kProjUpB = "xlstm_block_stack.blocks.{}.xlstm.proj_up.bias";
+inline constexpr const char* kQW = "xlstm_block_stack.blocks.{}.xlstm.q_proj.weight";  // headwise [NHp, bs, bs]
+inline constexpr const char* kQB = "xlstm_block_stack.blocks.{}.xlstm.q_proj.bias";
+inline constexpr const char* kKW = "xlstm_block_stack.blocks.{}.xlstm.k_proj.weight";
+inline constexpr const char* kKB = "xlstm_block_stack.blocks.{}.xlstm.k_proj.bias";
+inline constexpr const char* kVW = "xlstm_block_stack.blocks.{}.xlstm.v_proj.weight";
+inline constexpr const char* kVB = "xlstm_block_stack.blocks.{}.xlstm.v_proj.bias";
+inline constexpr const char* kSkip = "xlstm_block_stack.blocks.{}.xlstm.learnable_skip";
+inline constexpr const char* kIgateW = "xlstm_block_stack.blocks.{}.xlstm.mlstm_cell.igate.weight";  // [NH, 3 inner]
+inline constexpr const char* kIgateB = "xlstm_block_stack.blocks.{}.xlstm.mlstm_cell.igate.bias";
+inline constexpr const char* kFgateW = "xlstm_block_stack.blocks.{}.xlstm.mlstm_cell.fgate.weight";
+inline constexpr const char* kFgateB = "xlstm_block_stack.blocks.{}.xlstm.mlstm_cell.fgate.bias";
+inline constexpr const char* kOutNormW = "xlstm_block_stack.blocks.{}.xlstm.mlstm_cell.outnorm.weight";
+inline constexpr const char* kProjDownW = "xlstm_block_stack.blocks.{}.xlstm.proj_down.weight";
+inline constexpr const char* kProjDownB = "xlstm_block_stack.blocks.{}.xlstm.proj_down.bias";
+// sLSTM blocks (headwise gates [NH, DH, DH], no bias; the cell's recurrent kernel and bias in the layout
+// of the config's slstm.backend).
+inline constexpr const char* kSIgateW = "xlstm_block_stack.blocks.{}.xlstm.igate.weight";
+inline constexpr const char* kSFgateW = "xlstm_block_stack.blocks.{}.xlstm.fgate.weight";
+inline constexpr const char* kSZgateW = "xlstm_block_stack.blocks.{}.xlstm.zgate.weight";
+inline constexpr const char* kSOgateW = "xlstm_block_stack.blocks.{}.xlstm.ogate.weight";
+inline constexpr const char* kSRecurrent = "xlstm_block_stack.blocks.{}.xlstm.slstm_cell._recurrent_kernel_";
+inline constexpr const char* kSBias = "xlstm_block_stack.blocks.{}.xlstm.slstm_cell._bias_";
+inline constexpr const char* kSGroupNormW = "xlstm_block_stack.blocks.{}.xlstm.group_norm.weight";
+inline constexpr const char* kFfnNormW = "xlstm_block_stack.blocks.{}.ffn_norm.weight";
+inline constexpr const char* kFfnUpW = "xlstm_block_stack.blocks.{}.ffn.proj_up.weight";  // rows gate | up
+inline constexpr const char* kFfnUpB = "xlstm_block_stack.blocks.{}.ffn.proj_up.bias";
+inline constexpr const char* kFfnDownW = "xlstm_block_stack.blocks.{}.ffn.proj_down.weight";
+inline constexpr const char* kFfnDownB = "xlstm_block_stack.blocks.{}.ffn.proj_down.bias";
+
+}  // namespace xlstm::names::v1

@@ -139,15 +139,17 @@ LargeWiring discover_large_wiring(const TensorStore& store, const XlstmLargeConf
   return w;
 }
 
-void require_consistent(const LargeWiring& w, const std::string& origin) {
-  if (w.problems.empty()) return;
-  std::string msg = fmt::format("{}: checkpoint does not match its config ({} problem{}): ", origin, w.problems.size(),
-                                w.problems.size() == 1 ? "" : "s");
-  const size_t shown = std::min<size_t>(w.problems.size(), 20);
-  for (size_t i = 0; i < shown; ++i) msg += (i ? "; " : "") + w.problems[i];
-  if (w.problems.size() > shown) msg += fmt::format("; ... and {} more (xlstm wiring lists them all)", w.problems.size() - shown);
+void require_no_problems(const std::vector<std::string>& problems, const std::string& origin) {
+  if (problems.empty()) return;
+  std::string msg = fmt::format("{}: checkpoint does not match its config ({} problem{}): ", origin, problems.size(),
+                                problems.size() == 1 ? "" : "s");
+  const size_t shown = std::min<size_t>(problems.size(), 20);
+  for (size_t i = 0; i < shown; ++i) msg += (i ? "; " : "") + problems[i];
+  if (problems.size() > shown) msg += fmt::format("; ... and {} more (xlstm wiring lists them all)", problems.size() - shown);
   XLSTM_FAIL("{}", msg);
 }
+
+void require_consistent(const LargeWiring& w, const std::string& origin) { require_no_problems(w.problems, origin); }
 
 std::string describe_large_wiring(const LargeWiring& w, const XlstmLargeConfig& c) {
   const int64_t D = c.hidden, QK = c.qk_dim(), V = c.v_dim(), NH = c.num_heads, F = c.ffn_dim();

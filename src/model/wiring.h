@@ -32,6 +32,8 @@ struct LargeWiring {
 // they are listed in .problems (call require_consistent to turn them into an error).
 LargeWiring discover_large_wiring(const TensorStore& store, const XlstmLargeConfig& cfg);
 void require_consistent(const LargeWiring& w, const std::string& origin);
+// Throws one error naming `origin` and listing the problems (the first 20 and a count) when there are any.
+void require_no_problems(const std::vector<std::string>& problems, const std::string& origin);
 
 // The tensor list of a structure (used by discovery and to build random-weight models).
 std::vector<ExpectedTensor> large_tensor_list(const XlstmLargeConfig& cfg, bool fused, bool bias, bool tied,
@@ -39,5 +41,25 @@ std::vector<ExpectedTensor> large_tensor_list(const XlstmLargeConfig& cfg, bool 
 
 // Human-readable block graph for `xlstm wiring`.
 std::string describe_large_wiring(const LargeWiring& w, const XlstmLargeConfig& cfg);
+
+// ---- the original xLSTM family (xlstm-reference.md section 2) -----------------------------------------
+struct V1Wiring {
+  int64_t blocks = 0;
+  std::string kinds;       // per block as found in the checkpoint: 'm' mLSTM, 's' sLSTM, '?' neither
+  bool tied = false;       // no lm_head: the embedding is the head
+  bool post_norm = false;  // post_blocks_norm present
+  std::vector<ExpectedTensor> tensors;  // everything the config implies, in model order
+  std::vector<std::string> problems;    // empty when the checkpoint is consistent
+};
+
+// Discovers block kinds, head and norms from `store` and checks every tensor (name and shape) against
+// the config. Does not throw on mismatches: they are listed in .problems.
+V1Wiring discover_v1_wiring(const TensorStore& store, const XlstmV1Config& cfg);
+void require_consistent(const V1Wiring& w, const std::string& origin);
+// The tensor list the config implies (used by discovery and to build random-weight models). The sLSTM
+// recurrent kernel and bias have the stored layout of cfg.slstm.backend.
+std::vector<ExpectedTensor> v1_tensor_list(const XlstmV1Config& cfg);
+// Human-readable block graph for `xlstm wiring`.
+std::string describe_v1_wiring(const V1Wiring& w, const XlstmV1Config& cfg);
 
 }  // namespace xlstm
