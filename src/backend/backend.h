@@ -141,6 +141,79 @@ class Backend {
   // Records the launches fn makes for later replay; nullptr when the backend has no graphs (callers then
   // simply call fn again). fn must not allocate, synchronise or copy from pageable host memory.
   virtual std::unique_ptr<Graph> capture(const std::function<void()>& fn) { (void)fn; return nullptr; }
+
+  // ---- ops of the original xLSTM family ----------------------------------------------------------------
+  // mLSTM v1 and sLSTM blocks (xlstm-reference.md section 2, model/xlstm_v1.cpp); the mLSTM v1 cell itself
+  // is mlstm() above (no gate cap). A backend without these ops keeps the defaults (backend_v1.cpp):
+  // has_v1_ops() false, so that the model refuses to load there, and ops that throw. The parameters of
+  // these ops that are not plain matrices (conv kernels, headwise blocks, the sLSTM recurrent kernel and
+  // bias) are float32 vectors made by make_vector, in the layouts stated here.
+  virtual bool has_v1_ops() const { return false; }
+
+  // Causal depthwise conv1d over T steps of B sequences, C channels, kernel K >= 1 (rows b*T + t):
+  //   y[b, t, c] = bias[c] + sum_{j<K} w[c*K + j] * x[b, t-K+1+j, c]        then silu(.) when `silu`
+  // Inputs before t = 0 come from the sequence's state [K-1, C]: the K-1 inputs that preceded (oldest
+  // first; zeros at the start of a sequence). The state is advanced in place to the last K-1 inputs, so
+  // T = 1 steps continue a prefill exactly. x row stride ldx, y row stride ldy; x and y must not overlap.
+  struct Conv1dArgs {
+    int B = 1, T = 1, K = 1;
+    int64_t C = 0;
+    const float* x = nullptr;
+    int64_t ldx = 0;
+    const Weight* w = nullptr;        // F32 vector [C, K] (PyTorch's Conv1d weight [C, 1, K])
+    const Weight* bias = nullptr;     // F32 vector [C], or nullptr
+    float* const* states = nullptr;   // host array of B device pointers to [K-1, C] floats
+    bool silu = true;
+    float* y = nullptr;
+    int64_t ldy = 0;
+  };
+  virtual void causal_conv1d(const Conv1dArgs& a);
+
+  // Block-diagonal ("headwise") linear over NH heads, head h mapping x[n, h*I : (h+1)*I] to
+  // y[n, h*O : (h+1)*O]:  y[n, h*O + o] = sum_i W[(h*O + o)*I + i] * x[n, h*I + i] (+ bias[h*O + o]).
+  // W: F32 vector [NH, O, I] (PyTorch LinearHeadwiseExpand's weight); bias: F32 vector [NH*O] or nullptr.
+  // x row stride ldx, y row stride ldy; x and y must not overlap.
+  virtual void headwise_linear(const Weight& W, const Weight* bias, const float* x, int64_t ldx, int64_t N, int NH,
+                               int I, int O, float* y, int64_t ldy);
+
+  // GroupNorm with one group per head: y[n, h*DH + d] = (x - mean_h) * rsqrt(var_h + eps) * w[h*DH + d]
+  // (+ b[h*DH + d]); mean and biased variance over each head's DH values. x, y [N, NH*DH] contiguous (may
+  // alias); w, b F32 vectors [NH*DH] or nullptr (no scale / no shift).
+  virtual void groupnorm(const float* x, const Weight* w, const Weight* b, float eps, int64_t N, int NH, int DH,
+                         float* y);
+
+  // sLSTM state of one sequence (device pointers): y, c, n, m, each [NH*DH] float32, all zero at the start.
+  struct SlstmState {
+    float *y, *c, *n, *m;
+  };
+  // The sLSTM cell over T steps of B sequences (heads independent; R block-diagonal per head). For each
+  // step, head h, gate g in (i, f, z, o), unit d:
+  //   raw_g[d] = (x_g[d] + sum_e R[h, g, d, e] * y_prev[h, e]) + bias[g, h, d]
+  //   m' = i if n == 0 else max(i, m + logsigmoid(f));  ia = min(exp(i - m'), 1);  fa = min(exp(m + logsigmoid(f) - m'), 1)
+  //   c' = fa c + ia tanh(z);  n' = fa n + ia;  y' = sigmoid(o) c' / n'
+  // (i, f, z, o the raw values of the unit). x: pre-activations [B*T rows, row stride ld], each row
+  // [4, NH, DH] (gate-major: all heads' i, then f, z, o). y: [B, T, NH*DH] contiguous. States advance.
+  struct SlstmArgs {
+    int B = 1, T = 1, NH = 1, DH = 0;
+    const float* x = nullptr;
+    int64_t ld = 0;
+    const Weight* R = nullptr;           // F32 vector [NH, 4, DH (out), DH (in)]
+    const Weight* bias = nullptr;        // F32 vector [4, NH, DH]
+    const SlstmState* states = nullptr;  // host array of B states
+    float* y = nullptr;
+  };
+  virtual void slstm(const SlstmArgs& a);
+
+  // The mLSTM v1 output gate: y[n, c] = (h[n, c] + skip[c] * xc[n*ldxc + c]) * silu(z[n*ldz + c]) for C
+  // channels; h, y [N, C] contiguous (may alias); skip: F32 vector [C].
+  virtual void skip_silu_gate(const float* h, const float* xc, int64_t ldxc, const Weight& skip, const float* z,
+                              int64_t ldz, int64_t N, int64_t C, float* y);
+
+  // Gated feed-forward activation: y[n, f] = act(gu[n, f]) * gu[n, F + f] (gu [N, 2F] contiguous, rows
+  // gate | up), act from the package's registry: gelu (exact, erf), relu, relu^2, sigmoid, swish (silu), selu.
+  enum class GateAct { Gelu, Relu, Relu2, Sigmoid, Swish, Selu };
+  virtual void gated_act(const float* gu, int64_t N, int64_t F, GateAct act, float* y);
+  // ---- end of the ops of the original xLSTM family -----------------------------------------------------
 };
 
 // Shape [rows, cols] of row blocks concatenated (each part [r_i, ...], same trailing size); throws naming

@@ -36,6 +36,18 @@ class CpuBackend final : public Backend {
   void mhln_gate(const float* h, const float* o, int64_t ldo, const Weight& w, const Weight* b, float eps,
                  int64_t N, int NH, int DV, float* y) override;
   void swiglu(const float* gu, int64_t N, int64_t F, float* y) override;
+
+  // ---- ops of the original xLSTM family (cpu_v1_ops.cpp, cpu_slstm.cpp) ----
+  bool has_v1_ops() const override { return true; }
+  void causal_conv1d(const Conv1dArgs& a) override;
+  void headwise_linear(const Weight& W, const Weight* bias, const float* x, int64_t ldx, int64_t N, int NH, int I,
+                       int O, float* y, int64_t ldy) override;
+  void groupnorm(const float* x, const Weight* w, const Weight* b, float eps, int64_t N, int NH, int DH,
+                 float* y) override;
+  void slstm(const SlstmArgs& a) override;
+  void skip_silu_gate(const float* h, const float* xc, int64_t ldxc, const Weight& skip, const float* z, int64_t ldz,
+                      int64_t N, int64_t C, float* y) override;
+  void gated_act(const float* gu, int64_t N, int64_t F, GateAct act, float* y) override;
 };
 
 // The mLSTM cell on the CPU (cpu_mlstm.cpp).
