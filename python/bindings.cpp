@@ -513,7 +513,7 @@ class Runner {
     core_->dir = dir;
     {
       py::gil_scoped_release nogil;
-      core_->backend = make_backend(device, threads);
+      core_->backend = make_backend(resolve_device(device, dir), threads);
       LoadOptions lo;
       lo.dtype = dtype;
       lo.chunk = chunk;

@@ -14,6 +14,7 @@
 #include "model/tensor_names.h"
 #include "model/wiring.h"
 #include "model/xlstm_large.h"
+#include "model/xlstm_v1.h"
 
 namespace xlstm {
 namespace {
@@ -41,14 +42,72 @@ std::vector<uint8_t> random_tensor(DType dt, int64_t n, float lo, float hi, uint
   return bytes;
 }
 
+// An original-xLSTM model with random weights in the ranges its training starts from (roughly): matrices
+// uniform in +-sqrt(3 / fan_in), norm weights (residual: scale 1 + w) and biases small, the mLSTM forget
+// gate bias in [3, 6] as the package initialises it.
+std::unique_ptr<Model> random_v1_model(const nlohmann::json& j, const std::string& config_path, Backend& be,
+                                       const LoadOptions& opt, uint64_t seed) {
+  XlstmV1Config cfg = parse_xlstm_v1_config(j, config_path);
+  XLSTM_CHECK(be.has_v1_ops(), "{}: the original xLSTM family runs on the CPU backend only for now; use --device cpu",
+              config_path);
+  DType dt = DType::F32;
+  if (opt.dtype != "auto")
+    XLSTM_CHECK(dtype_from_name(opt.dtype, &dt), "unknown --dtype '{}' (expected auto, f32, bf16 or f16)", opt.dtype);
+  auto store = std::make_unique<TensorStore>();
+  uint64_t k = 0;
+  for (const auto& t : v1_tensor_list(cfg)) {
+    int64_t n = 1;
+    for (auto d : t.shape) n *= d;
+    ++k;
+    auto has = [&](const char* s) { return t.name.find(s) != std::string::npos; };
+    if (t.shape.size() == 2) {  // matrices
+      const float a = t.name == names::v1::kEmbedding ? 1.0f : std::sqrt(3.0f / float(t.shape[1]));
+      store->add_owned(t.name, dt, t.shape, random_tensor(dt, n, -a, a, seed + k));
+    } else if (t.shape.size() == 3) {  // headwise blocks, conv kernels, the sLSTM recurrent kernel
+      const float a = std::sqrt(3.0f / float(std::max(t.shape[2], has("_recurrent_kernel_") ? t.shape[1] : 1))) *
+                      (has("_recurrent_kernel_") ? 0.5f : 1.0f);
+      store->add_owned(t.name, DType::F32, t.shape, random_tensor(DType::F32, n, -a, a, seed + k));
+    } else {
+      const bool fbias = has("mlstm_cell.fgate.bias");
+      const float lo = fbias ? 3.f : has("learnable_skip") ? 0.9f : -0.1f, hi = fbias ? 6.f : has("learnable_skip") ? 1.1f : 0.1f;
+      store->add_owned(t.name, DType::F32, t.shape, random_tensor(DType::F32, n, lo, hi, seed + k));
+    }
+  }
+  V1Wiring w = discover_v1_wiring(*store, cfg);
+  require_consistent(w, "random:" + config_path);
+  LoadOptions o = opt;
+  if (o.dtype == "auto") o.dtype = dtype_name(dt);
+  return make_xlstm_v1(cfg, std::move(store), w, be, o, "random:" + config_path);
+}
+
 }  // namespace
+
+std::string resolve_device(const std::string& device, const std::string& path) {
+  if (device != "auto" || path.empty()) return device;
+  try {
+    const std::string file = file_exists(path + "/config.json") ? path + "/config.json" : path;
+    const nlohmann::json j = nlohmann::json::parse(read_text_file(file));
+    if (j.is_object() && detect_architecture(j, file) == "xlstm_v1") return "cpu";  // CUDA lacks its ops for now
+  } catch (const std::exception&) {
+    // unreadable or invalid: loading reports it
+  }
+  return device;
+}
 
 std::unique_ptr<Model> load_model(const std::string& dir, Backend& be, const LoadOptions& opt) {
   XLSTM_CHECK(!dir.empty(), "no model directory given");
   nlohmann::json j = load_config_json(dir);
   const std::string origin = dir + "/config.json";
   const std::string arch = detect_architecture(j, origin);
-  XLSTM_CHECK(arch == "xlstm", "{}: the original xLSTM (mLSTM v1 / sLSTM) family is not supported yet", origin);
+  if (arch == "xlstm_v1") {
+    XlstmV1Config cfg = parse_xlstm_v1_config(j, origin);
+    XLSTM_CHECK(be.has_v1_ops(), "{}: the original xLSTM family runs on the CPU backend only for now; use --device cpu",
+                dir);
+    auto store = std::make_unique<TensorStore>(TensorStore::open(dir));
+    V1Wiring w = discover_v1_wiring(*store, cfg);
+    require_consistent(w, dir);
+    return make_xlstm_v1(cfg, std::move(store), w, be, opt, dir);
+  }
   XlstmLargeConfig cfg = parse_xlstm_large_config(j, origin);
   auto store = std::make_unique<TensorStore>(TensorStore::open(dir));
   LargeWiring w = discover_large_wiring(*store, cfg);
@@ -64,8 +123,7 @@ std::unique_ptr<Model> random_model(const std::string& config_path, Backend& be,
   } catch (const nlohmann::json::exception& e) {
     XLSTM_FAIL("{}: invalid JSON: {}", config_path, e.what());
   }
-  XLSTM_CHECK(detect_architecture(j, config_path) == "xlstm", "{}: random weights need model_type \"xlstm\"",
-              config_path);
+  if (detect_architecture(j, config_path) == "xlstm_v1") return random_v1_model(j, config_path, be, opt, seed);
   XlstmLargeConfig cfg = parse_xlstm_large_config(j, config_path);
   DType dt = DType::BF16;
   if (opt.dtype != "auto")

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backend/backend.h"
@@ -12,7 +13,7 @@
 namespace xlstm {
 
 struct ModelInfo {
-  std::string arch;          // "xlstm" (7B family)
+  std::string arch;          // "xlstm" (7B family) or "xlstm_v1" (original family: mLSTM v1 / sLSTM blocks)
   std::string path;          // model directory, or "random:<config>"
   int64_t vocab_size = 0, hidden = 0, num_blocks = 0, num_heads = 0;
   int64_t qk_dim = 0, v_dim = 0, ffn_dim = 0;
@@ -25,6 +26,7 @@ struct ModelInfo {
   bool force_bos = false;
   int64_t default_chunk = 64;
   std::string fingerprint;  // identifies the state layout (arch and dims); saved with states
+  std::vector<std::pair<std::string, std::string>> extra;  // further (label, text) rows for `xlstm info`
 };
 
 struct LoadOptions {
@@ -56,6 +58,10 @@ class Model {
 
 // Loads the model in `dir` (config.json + safetensors) onto `be`. Architecture from config.json.
 std::unique_ptr<Model> load_model(const std::string& dir, Backend& be, const LoadOptions& opt = {});
+// The device for `device` ("cpu", "cuda", "auto") and the model at `path` (a model directory or a
+// config.json): "auto" means the CPU for models whose ops the CUDA backend lacks (the original xLSTM family,
+// for now); anything else is returned as given.
+std::string resolve_device(const std::string& device, const std::string& path);
 // Builds a model with random weights from a config.json (no checkpoint), e.g. the 7B for benchmarks.
 std::unique_ptr<Model> random_model(const std::string& config_path, Backend& be, const LoadOptions& opt = {},
                                     uint64_t seed = 1);

@@ -23,9 +23,12 @@ XLSTM_COMMAND("info", "print a model's configuration, size and memory needs", []
     std::printf("vocab          %lld\n", (long long)I.vocab_size);
     std::printf("hidden         %lld\n", (long long)I.hidden);
     std::printf("blocks         %lld\n", (long long)I.num_blocks);
-    std::printf("heads          %lld (qk head dim %lld, v head dim %lld)\n", (long long)I.num_heads,
-                (long long)(I.qk_dim / I.num_heads), (long long)(I.v_dim / I.num_heads));
-    std::printf("ffn            %lld\n", (long long)I.ffn_dim);
+    if (I.arch == "xlstm") {
+      std::printf("heads          %lld (qk head dim %lld, v head dim %lld)\n", (long long)I.num_heads,
+                  (long long)(I.qk_dim / I.num_heads), (long long)(I.v_dim / I.num_heads));
+      std::printf("ffn            %lld\n", (long long)I.ffn_dim);
+    }
+    for (const auto& [label, text] : I.extra) std::printf("%-14s %s\n", label.c_str(), text.c_str());
     std::printf("parameters     %lld (%.3f B)\n", (long long)I.n_params, double(I.n_params) / 1e9);
     std::printf("stored dtype   %s\n", I.stored_dtype.c_str());
     std::printf("run dtype      %s (matrices; norms and state float32)\n", dtype_name(I.weight_dtype));

@@ -45,7 +45,11 @@ Loaded load(const ModelOpts& o) {
   Loaded L;
   XLSTM_CHECK(o.threads >= 0, "threads must be >= 0, got {}", o.threads);
   XLSTM_CHECK(o.chunk >= 0, "chunk must be >= 0, got {}", o.chunk);
-  L.backend = make_backend(o.device, o.threads);
+  const std::string path = !o.random_config.empty() ? o.random_config
+                           : !o.model_dir.empty()     ? o.model_dir
+                           : o.device == "auto"       ? default_model_dir()
+                                                      : std::string();
+  L.backend = make_backend(resolve_device(o.device, path), o.threads);
   LoadOptions lo;
   lo.dtype = o.dtype;
   lo.chunk = o.chunk;
