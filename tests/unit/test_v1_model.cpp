@@ -482,6 +482,17 @@ TEST(V1Config, MissingOrMisShapedTensorsAreNamed) {
   }
 }
 
+TEST(V1Model, AutoDevicePicksTheCpuForTheFamily) {
+  // The CUDA backend lacks the family's ops (Backend::has_v1_ops): "auto" must not pick it for these models.
+  EXPECT_EQ(resolve_device("auto", fixture("v1_mixed")), "cpu");
+  EXPECT_EQ(resolve_device("auto", fixture("v1_slstm") + "/config.json"), "cpu");  // --random-weights CONFIG
+  EXPECT_EQ(resolve_device("cuda", fixture("v1_mixed")), "cuda");  // explicit: load_model then says why not
+  EXPECT_EQ(resolve_device("auto", test::source_dir() + "/tests/fixtures/models/single"), "auto");
+  EXPECT_EQ(resolve_device("auto", "/nonexistent"), "auto");  // loading reports the problem
+  auto be = make_backend("cpu", 1);
+  EXPECT_TRUE(be->has_v1_ops());
+}
+
 // ---- the CLI on the fixtures ----------------------------------------------------------------------------
 
 TEST(V1Cli, InfoWiringGenerateLogitsPerplexityBench) {
