@@ -261,10 +261,11 @@ void model_bench(CudaBackend& be, double copy_tbs, double peak_tflops, bool quic
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false, mlstm_only = false;  // --mlstm-only: for profilers
+  bool quick = false, mlstm_only = false, mlstm_profile = false;  // --mlstm-only: for profilers
   for (int i = 1; i < argc; ++i) {
     quick = quick || std::strcmp(argv[i], "--quick") == 0;
     mlstm_only = mlstm_only || std::strcmp(argv[i], "--mlstm-only") == 0;
+    mlstm_profile = mlstm_profile || std::strcmp(argv[i], "--mlstm-profile") == 0;
   }
   if (quick) g_reps = 5;
   std::string why;
@@ -275,6 +276,28 @@ int main(int argc, char** argv) {
   CudaBackend be(0);
   g_be = &be;
   std::printf("%s\n\n", be.description().c_str());
+  if (mlstm_profile) {  // two chunkwise calls (7B layer, B=1, T=8192), then one step at B=16: for ncu
+    const int NH = 8, DK = 256, DV = 512, T = 8192, B = 16;
+    const int64_t QK = NH * DK, V = NH * DV, ld = 2 * QK + 2 * V + 2 * NH;
+    const size_t layer_state = size_t(NH) * (DK * DV + DK + 1);
+    DeviceBuffer state(&be, layer_state * B * 4), proj = rand_dev(size_t(T) * size_t(ld)), h(&be, size_t(T) * size_t(V) * 4);
+    be.zero(state.data(), layer_state * B * 4);
+    std::vector<MlstmState> st(B);
+    for (int b = 0; b < B; ++b) {
+      float* p = state.f32() + size_t(b) * layer_state;
+      st[size_t(b)] = {p, p + size_t(NH) * DK * DV, p + size_t(NH) * DK * DV + size_t(NH) * DK};
+    }
+    MlstmArgs a;
+    a.B = 1, a.T = T, a.NH = NH, a.DK = DK, a.DV = DV, a.ld = ld, a.gate_cap = 15.f, a.chunk = 64;
+    a.q = proj.f32(), a.k = a.q + QK, a.v = a.k + QK, a.igate = a.v + 2 * V, a.fgate = a.igate + NH, a.h = h.f32();
+    a.states = st.data();
+    be.mlstm(a);
+    be.mlstm(a);
+    a.B = B, a.T = 1;
+    be.mlstm(a);
+    be.synchronize();
+    return 0;
+  }
   const double peak_tflops = 790.0;
 
   // ---- ceiling: device-to-device copy ------------------------------------------------------------------
@@ -447,6 +470,24 @@ int main(int argc, char** argv) {
                                                 : stage == cuda::kStageScan  ? "pass 1 + combine"
                                                                              : "pass 2 (scan with outputs)"),
                sms, "", "");
+      }
+      // Variants: no clusters (each CTA loads its own operands), forced cluster sizes, one segment.
+      struct Variant {
+        const char* name;
+        cuda::MlstmScanPlan p;
+        unsigned stages;
+      };
+      for (const Variant& v : {Variant{"  variant: no clusters, pass 1 + combine", {plan.G, plan.P, 1}, cuda::kStageScan},
+                               Variant{"  variant: no clusters, pass 2", {plan.G, plan.P, 1}, cuda::kStageOutput},
+                               Variant{"  variant: clusters of 2, pass 2", {plan.G, plan.P, 2}, cuda::kStageOutput},
+                               Variant{"  variant: clusters of 4, pass 2", {plan.G, plan.P, 4}, cuda::kStageOutput},
+                               Variant{"  variant: clusters of 8, pass 2", {plan.G, plan.P, 8}, cuda::kStageOutput},
+                               Variant{"  variant: G=1 (no two-level scan), pass 2", {1, 1, 0}, cuda::kStageOutput},
+                               Variant{"  variant: G=1, no clusters, pass 2", {1, 1, 1}, cuda::kStageOutput}}) {
+        const double vms = time_ms(
+            [&](int) { cuda::launch_mlstm_chunkwise(c, sp, 1, 0, nc, 64, v.p, scratch, be.stream(), v.stages); },
+            quick ? 3 : 10);
+        report(v.name, vms, "", "");
       }
     }
   }

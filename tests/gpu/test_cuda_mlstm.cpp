@@ -351,10 +351,11 @@ TEST_F(CudaMlstm, ChunkwiseLongSequenceWindows) {
 }
 
 // Small shapes only: quick enough for compute-sanitizer's racecheck/synccheck; still two segments with
-// two pieces each (the whole two-level path).
+// two pieces each (the whole two-level path), and DV = 128 / 256 run the scan in clusters of 2 / 4 CTAs.
 TEST_F(CudaMlstm, ChunkwiseSmall) {
   for (MlstmCase c : {MlstmCase{2, 2 * 16 + 3, 2, 20, 36, 16}, MlstmCase{1, 64 * 4 + 1, 1, 64, 64, 64, 15.f, 2},
-                      MlstmCase{1, 64 * 4 + 1, 1, 64, 64, 64, 15.f, 0}})
+                      MlstmCase{1, 64 * 4 + 1, 1, 64, 64, 64, 15.f, 0}, MlstmCase{1, 64 * 4 + 1, 1, 64, 128, 64},
+                      MlstmCase{2, 32 * 5 + 5, 2, 32, 256, 32}})
     expect_chunkwise(c, check(c, MlstmPath::Auto), "mlstm chunkwise small");
 }
 

@@ -21,6 +21,7 @@
 // All are exact rewrites of xlstm-reference.md's chunkwise form; the tests compare with a float64
 // recurrence and with the CPU backend. Operands of chunks shorter than 64 are zero-padded to 64 rows.
 #include <algorithm>
+#include <cstdlib>
 
 #include "backend/cuda/cuda_common.cuh"
 #include "backend/cuda/mlstm.cuh"
@@ -112,13 +113,6 @@ __device__ __forceinline__ void mma_bf16(float (&d)[4], const uint32_t (&a)[4], 
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
-// d += a * b with a, b given as hi/lo bf16 fragments (the lo*lo term is below fp32 rounding).
-__device__ __forceinline__ void mma_bf16x3(float (&d)[4], const uint32_t (&ah)[4], const uint32_t (&al)[4],
-                                           uint32_t bh0, uint32_t bh1, uint32_t bl0, uint32_t bl1) {
-  mma_bf16(d, al, bh0, bh1);
-  mma_bf16(d, ah, bl0, bl1);
-  mma_bf16(d, ah, bh0, bh1);
-}
 __device__ __forceinline__ void mma_tf32(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
   asm("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
       "{%0,%1,%2,%3};\n"
@@ -141,8 +135,63 @@ __device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
   const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem));
 }
+// 16 or 4 bytes, the rest of the destination zero-filled when src_bytes is smaller (0: all zeros).
+__device__ __forceinline__ void cp_async16_zfill(void* smem, const void* gmem, uint32_t src_bytes) {
+  const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(src_bytes));
+}
+__device__ __forceinline__ void cp_async4_zfill(void* smem, const void* gmem, uint32_t src_bytes) {
+  const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(s), "l"(gmem), "r"(src_bytes));
+}
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 __device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
+__device__ __forceinline__ void cp_async_wait_1() { asm volatile("cp.async.wait_group 1;\n" ::: "memory"); }
+
+// Thread-block clusters (sm_90): transaction barriers, bulk copies multicast to every CTA of the cluster.
+__device__ __forceinline__ uint32_t smem_u32(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+__device__ __forceinline__ uint32_t cluster_rank() {
+  uint32_t r;
+  asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+  return r;
+}
+__device__ __forceinline__ uint32_t cluster_size() {
+  uint32_t r;
+  asm volatile("mov.u32 %0, %%cluster_nctarank;\n" : "=r"(r));
+  return r;
+}
+__device__ __forceinline__ void cluster_sync() {
+  asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+}
+__device__ __forceinline__ void mbar_init(uint64_t* bar, uint32_t count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_u32(bar)), "r"(count) : "memory");
+}
+__device__ __forceinline__ void fence_mbar_init() { asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory"); }
+__device__ __forceinline__ void mbar_arrive_expect_tx(uint64_t* bar, uint32_t bytes) {
+  asm volatile("{\n .reg .b64 st;\n mbarrier.arrive.expect_tx.shared::cta.b64 st, [%0], %1;\n}\n" ::"r"(smem_u32(bar)),
+               "r"(bytes)
+               : "memory");
+}
+__device__ __forceinline__ void mbar_wait(uint64_t* bar, uint32_t parity) {
+  uint32_t done = 0;
+  while (!done) {
+    asm volatile(
+        "{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n selp.u32 %0, 1, 0, p;\n}\n"
+        : "=r"(done)
+        : "r"(smem_u32(bar)), "r"(parity)
+        : "memory");
+  }
+}
+// bytes from global src to dst (same CTA-relative offset) in every CTA of `mask`; completes on each CTA's bar.
+__device__ __forceinline__ void bulk_multicast(void* dst, const void* src, uint32_t bytes, uint64_t* bar, uint16_t mask) {
+  asm volatile(
+      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster [%0], [%1], %2, [%3], %4;\n" ::"r"(
+          smem_u32(dst)),
+      "l"(src), "r"(bytes), "r"(smem_u32(bar)), "h"(mask)
+      : "memory");
+}
 
 // ---- 1. gates_local ------------------------------------------------------------------------------------
 constexpr int kGateWarps = 8;
@@ -221,9 +270,11 @@ __global__ void gates_scan_kernel(MlstmCell c, const __grid_constant__ MlstmStat
 // ---- 3. gates_final + nloc -----------------------------------------------------------------------------
 constexpr int kFinalThreads = 256;
 
+template <bool VEC>
 __global__ __launch_bounds__(kFinalThreads) void gates_final_kernel(MlstmCell c, int t_begin, int nc, int L,
                                                                      ChunkScratch sc) {
   __shared__ float w_s[kMlstmMaxChunk];
+  __shared__ __align__(16) float part[3][kMlstmChunkMaxDK];
   const int tid = threadIdx.x;
   const int chunk = blockIdx.x, bh = blockIdx.y, b = bh / c.NH, hh = bh % c.NH;
   const int64_t ci = int64_t(bh) * nc + chunk, base = ci * L;
@@ -239,13 +290,33 @@ __global__ __launch_bounds__(kFinalThreads) void gates_final_kernel(MlstmCell c,
     w_s[tid] = w;
   }
   __syncthreads();
+  // nloc[d] = sum_t w_t k_t[d]: 4 token groups x 64 threads of 4 columns, then a sum over the groups.
   const float* kb = c.k + (int64_t(b) * c.T + t_begin + int64_t(chunk) * L) * c.ld + int64_t(hh) * c.DK;
-  float* out = sc.nloc + ci * sc.DKp;
-  for (int d = tid; d < sc.DKp; d += kFinalThreads) {
-    float acc = 0.f;
-    if (d < c.DK)
-      for (int t = 0; t < L; ++t) acc += kb[int64_t(t) * c.ld + d] * w_s[t];
-    out[d] = acc;
+  const int tg = tid >> 6, d = (tid & 63) * 4;
+  float acc[4] = {0.f, 0.f, 0.f, 0.f};
+  if (d < sc.DKp) {
+#pragma unroll 4
+    for (int t = tg; t < L; t += 4) {
+      const float w = w_s[t];
+      const float* kr = kb + int64_t(t) * c.ld + d;
+      if (VEC) {
+        if (d < c.DK) {
+          const float4 k4 = *reinterpret_cast<const float4*>(kr);
+          acc[0] += k4.x * w, acc[1] += k4.y * w, acc[2] += k4.z * w, acc[3] += k4.w * w;
+        }
+      } else {
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          if (d + e < c.DK) acc[e] += kr[e] * w;
+      }
+    }
+  }
+  if (tg > 0 && d < sc.DKp) *reinterpret_cast<float4*>(&part[tg - 1][d]) = make_float4(acc[0], acc[1], acc[2], acc[3]);
+  __syncthreads();
+  if (tg == 0 && d < sc.DKp) {
+    float* out = sc.nloc + ci * sc.DKp + d;
+#pragma unroll
+    for (int e = 0; e < 4; ++e) out[e] = acc[e] + part[0][d + e] + part[1][d + e] + part[2][d + e];
   }
 }
 
@@ -273,18 +344,50 @@ __global__ __launch_bounds__(kNscanThreads) void nscan_kernel(MlstmCell c, const
 // ---- 5. prep -------------------------------------------------------------------------------------------
 constexpr int kPrepThreads = 256;
 constexpr int kPrepLd = 68;  // fp32 row of a 64-wide slab: 68 = 4 mod 32 keeps the tf32 fragment loads conflict-free
+constexpr int kPrepSlab = 64 * kPrepLd;                          // floats of one q or k slab
+constexpr int kPrepSmem = 4 * kPrepSlab * 4;                      // q, k slabs, double-buffered (bytes)
 
 template <bool VEC>
-__global__ __launch_bounds__(kPrepThreads) void prep_kernel(MlstmCell c, int t_begin, int nc, int L, ChunkScratch sc) {
-  __shared__ __align__(16) float qsm[64 * kPrepLd];
-  __shared__ __align__(16) float ksm[64 * kPrepLd];
+__global__ __launch_bounds__(kPrepThreads, 3) void prep_kernel(MlstmCell c, int t_begin, int nc, int L, ChunkScratch sc) {
+  extern __shared__ __align__(128) unsigned char psmem[];
+  float* slabs = reinterpret_cast<float*>(psmem);  // [2 buffers][q, k][64][kPrepLd]
   __shared__ float u_s[64], g_s[64], a_s[64], w_s[64], qsn_s[64], rs_s[2][64];
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, cq = lane & 3;
   const int chunk = blockIdx.x, bh = blockIdx.y, b = bh / c.NH, hh = bh % c.NH;
-  const int DK = c.DK, DKp = sc.DKp;
+  const int DK = c.DK, DKp = sc.DKp, nslab = DKp / 64;
   const int64_t row0 = int64_t(b) * c.T + t_begin + int64_t(chunk) * L;
   const int64_t ci = int64_t(bh) * nc + chunk, tok0 = ci * L;
   const float mprev = sc.mprev[ci];
+  const float* qb = c.q + row0 * c.ld + int64_t(hh) * DK;
+  const float* kb = c.k + row0 * c.ld + int64_t(hh) * DK;
+
+  // Slab d0..d0+63 of q and k (rows >= L and columns >= DK zero-filled) into buffer `buf`.
+  auto issue = [&](int s, int buf) {
+    float* qd = slabs + (2 * buf) * kPrepSlab;
+    float* kd = qd + kPrepSlab;
+    const int d0 = s * 64;
+    if (VEC) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int e = tid + kPrepThreads * i, r = e >> 4, cc = (e & 15) * 4;
+        const bool ok = r < L && d0 + cc < DK;
+        const int64_t off = ok ? int64_t(r) * c.ld + d0 + cc : 0;
+        cp_async16_zfill(qd + r * kPrepLd + cc, qb + off, ok ? 16u : 0u);
+        cp_async16_zfill(kd + r * kPrepLd + cc, kb + off, ok ? 16u : 0u);
+      }
+    } else {
+#pragma unroll 4
+      for (int i = 0; i < 16; ++i) {
+        const int e = tid + kPrepThreads * i, r = e >> 6, cc = e & 63;
+        const bool ok = r < L && d0 + cc < DK;
+        const int64_t off = ok ? int64_t(r) * c.ld + d0 + cc : 0;
+        cp_async4_zfill(qd + r * kPrepLd + cc, qb + off, ok ? 4u : 0u);
+        cp_async4_zfill(kd + r * kPrepLd + cc, kb + off, ok ? 4u : 0u);
+      }
+    }
+    cp_async_commit();
+  };
+  issue(0, 0);
   if (tid < 64) {
     const bool v = tid < L;
     const float u = v ? sc.utok[tok0 + tid] : 0.f;
@@ -293,7 +396,6 @@ __global__ __launch_bounds__(kPrepThreads) void prep_kernel(MlstmCell c, int t_b
     a_s[tid] = v ? expf(u + mprev) : 0.f;
     w_s[tid] = v ? sc.wtok[tok0 + tid] : 0.f;
   }
-  __syncthreads();
 
   // Scores: warp -> m-tile mt (16 rows t), n-tiles nt0..nt0+3 (8 columns s each); only s <= t is needed.
   const int mt = warp >> 1, nt0 = (warp & 1) * 4;
@@ -302,87 +404,85 @@ __global__ __launch_bounds__(kPrepThreads) void prep_kernel(MlstmCell c, int t_b
   for (int j = 0; j < 4; ++j)
 #pragma unroll
     for (int e = 0; e < 4; ++e) sacc[j][e] = 0.f;
-  float qsn[4] = {0.f, 0.f, 0.f, 0.f};  // qs_r . n_prev for rows r = tid/16 + 16 i (partial over this thread's columns)
-  const float* qb = c.q + row0 * c.ld + int64_t(hh) * DK;
-  const float* kb = c.k + row0 * c.ld + int64_t(hh) * DK;
+  // Planes and q.n_prev: thread -> row pr = tid / 4, 16 columns pc..pc+15 of each slab.
+  const int pr = tid >> 2, pc = (tid & 3) * 16;
+  float qsn = 0.f;
   const float* np = sc.nprev + ci * DKp;
   uint16_t* qph = sc.qp + ci * (2 * 64 * int64_t(DKp));
   uint16_t* qpl = qph + 64 * DKp;
   uint16_t* kwh = sc.kw + ci * (2 * 64 * int64_t(DKp));
   uint16_t* kwl = kwh + 64 * DKp;
-  const int cl = (tid & 15) * 4;
-  for (int d0 = 0; d0 < DKp; d0 += 64) {
-    const int d = d0 + cl;
-    const float4 nv = *reinterpret_cast<const float4*>(np + d);
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const int r = (tid >> 4) + 16 * i;
-      float qv[4] = {0.f, 0.f, 0.f, 0.f}, kv[4] = {0.f, 0.f, 0.f, 0.f};
-      if (r < L) {
-        const float* qr = qb + int64_t(r) * c.ld + d;
-        const float* kr = kb + int64_t(r) * c.ld + d;
-        if (VEC) {
-          if (d < DK) {
-            const float4 a = *reinterpret_cast<const float4*>(qr), k4 = *reinterpret_cast<const float4*>(kr);
-            qv[0] = a.x, qv[1] = a.y, qv[2] = a.z, qv[3] = a.w;
-            kv[0] = k4.x, kv[1] = k4.y, kv[2] = k4.z, kv[3] = k4.w;
-          }
-        } else {
-#pragma unroll
-          for (int e = 0; e < 4; ++e)
-            if (d + e < DK) qv[e] = qr[e], kv[e] = kr[e];
-        }
-      }
-      const float a = a_s[r], w = w_s[r];
-      float qs[4];
-#pragma unroll
-      for (int e = 0; e < 4; ++e) qs[e] = qv[e] * c.scale;
-      qsn[i] += qs[0] * nv.x + qs[1] * nv.y + qs[2] * nv.z + qs[3] * nv.w;
-      *reinterpret_cast<float4*>(qsm + r * kPrepLd + cl) = make_float4(qs[0], qs[1], qs[2], qs[3]);
-      *reinterpret_cast<float4*>(ksm + r * kPrepLd + cl) = make_float4(kv[0], kv[1], kv[2], kv[3]);
-      uint32_t h0, l0, h1, l1;
-      split2(a * qs[0], a * qs[1], h0, l0);
-      split2(a * qs[2], a * qs[3], h1, l1);
-      *reinterpret_cast<uint2*>(qph + r * DKp + d) = make_uint2(h0, h1);
-      *reinterpret_cast<uint2*>(qpl + r * DKp + d) = make_uint2(l0, l1);
-      split2(w * kv[0], w * kv[1], h0, l0);
-      split2(w * kv[2], w * kv[3], h1, l1);
-      *reinterpret_cast<uint2*>(kwh + r * DKp + d) = make_uint2(h0, h1);
-      *reinterpret_cast<uint2*>(kwl + r * DKp + d) = make_uint2(l0, l1);
+  for (int s = 0; s < nslab; ++s) {
+    const int buf = s & 1, d0 = s * 64;
+    if (s + 1 < nslab) {
+      issue(s + 1, buf ^ 1);
+      cp_async_wait_1();
+    } else {
+      cp_async_wait_all();
     }
-    __syncthreads();
+    __syncthreads();  // slab s (and, the first time, the gate values) visible
+    const float* qsm = slabs + (2 * buf) * kPrepSlab;
+    const float* ksm = qsm + kPrepSlab;
+    {
+      const float a = a_s[pr], w = w_s[pr];
+      const float* qr = qsm + pr * kPrepLd + pc;
+      const float* kr = ksm + pr * kPrepLd + pc;
+      const float* nr = np + d0 + pc;
+#pragma unroll 1
+      for (int h8 = 0; h8 < 2; ++h8) {
+        uint32_t qh[4], ql[4], kh[4], kl[4];
+#pragma unroll
+        for (int j = 0; j < 2; ++j) {
+          const float4 q4 = *reinterpret_cast<const float4*>(qr + 8 * h8 + 4 * j);
+          const float4 k4 = *reinterpret_cast<const float4*>(kr + 8 * h8 + 4 * j);
+          const float4 n4 = *reinterpret_cast<const float4*>(nr + 8 * h8 + 4 * j);
+          const float q0 = q4.x * c.scale, q1 = q4.y * c.scale, q2 = q4.z * c.scale, q3 = q4.w * c.scale;
+          qsn += q0 * n4.x + q1 * n4.y + q2 * n4.z + q3 * n4.w;
+          split2(a * q0, a * q1, qh[2 * j], ql[2 * j]);
+          split2(a * q2, a * q3, qh[2 * j + 1], ql[2 * j + 1]);
+          split2(w * k4.x, w * k4.y, kh[2 * j], kl[2 * j]);
+          split2(w * k4.z, w * k4.w, kh[2 * j + 1], kl[2 * j + 1]);
+        }
+        const int64_t o = int64_t(pr) * DKp + d0 + pc + 8 * h8;
+        *reinterpret_cast<uint4*>(qph + o) = make_uint4(qh[0], qh[1], qh[2], qh[3]);
+        *reinterpret_cast<uint4*>(qpl + o) = make_uint4(ql[0], ql[1], ql[2], ql[3]);
+        *reinterpret_cast<uint4*>(kwh + o) = make_uint4(kh[0], kh[1], kh[2], kh[3]);
+        *reinterpret_cast<uint4*>(kwl + o) = make_uint4(kl[0], kl[1], kl[2], kl[3]);
+      }
+    }
     if (16 * mt < L) {
 #pragma unroll
       for (int k8 = 0; k8 < 64; k8 += 8) {
         const float* ar = qsm + (16 * mt + g) * kPrepLd + k8 + cq;
         uint32_t ah[4], al[4];
-        split_tf32(ar[0], ah[0], al[0]);
-        split_tf32(ar[8 * kPrepLd], ah[1], al[1]);
-        split_tf32(ar[4], ah[2], al[2]);
-        split_tf32(ar[8 * kPrepLd + 4], ah[3], al[3]);
+        split_tf32(ar[0] * c.scale, ah[0], al[0]);
+        split_tf32(ar[8 * kPrepLd] * c.scale, ah[1], al[1]);
+        split_tf32(ar[4] * c.scale, ah[2], al[2]);
+        split_tf32(ar[8 * kPrepLd + 4] * c.scale, ah[3], al[3]);
+        uint32_t bh[4][2], bl[4][2];
 #pragma unroll
         for (int j = 0; j < 4; ++j) {
-          const int nt = nt0 + j;
-          if (nt <= 2 * mt + 1 && 8 * nt < L) {
-            const float* br = ksm + (8 * nt + g) * kPrepLd + k8 + cq;
-            uint32_t bh0, bl0, bh1, bl1;
-            split_tf32(br[0], bh0, bl0);
-            split_tf32(br[4], bh1, bl1);
-            mma_tf32(sacc[j], al, bh0, bh1);
-            mma_tf32(sacc[j], ah, bl0, bl1);
-            mma_tf32(sacc[j], ah, bh0, bh1);
-          }
+          const float* br = ksm + (8 * (nt0 + j) + g) * kPrepLd + k8 + cq;
+          split_tf32(br[0], bh[j][0], bl[j][0]);
+          split_tf32(br[4], bh[j][1], bl[j][1]);
         }
+        // term-major: the four tiles' products interleave (independent accumulators)
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+          if (nt0 + j <= 2 * mt + 1 && 8 * (nt0 + j) < L) mma_tf32(sacc[j], al, bh[j][0], bh[j][1]);
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+          if (nt0 + j <= 2 * mt + 1 && 8 * (nt0 + j) < L) mma_tf32(sacc[j], ah, bl[j][0], bl[j][1]);
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+          if (nt0 + j <= 2 * mt + 1 && 8 * (nt0 + j) < L) mma_tf32(sacc[j], ah, bh[j][0], bh[j][1]);
       }
     }
-    __syncthreads();  // the slabs are rewritten next
+    __syncthreads();  // buffer `buf` is refilled by the next iteration's issue
   }
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-#pragma unroll
-    for (int o = 1; o < 16; o <<= 1) qsn[i] += __shfl_xor_sync(0xffffffffu, qsn[i], o);
-    if ((tid & 15) == 0) qsn_s[(tid >> 4) + 16 * i] = qsn[i];
-  }
+  qsn += __shfl_xor_sync(0xffffffffu, qsn, 1);
+  qsn += __shfl_xor_sync(0xffffffffu, qsn, 2);
+  if ((tid & 3) == 0) qsn_s[pr] = qsn;
 
   // M = S * exp(u_t + g_s) on and below the diagonal; row sums; M planes (zeros elsewhere).
   uint16_t* mh = sc.mm + ci * (2 * 64 * 64);
@@ -434,43 +534,58 @@ struct ScanRanges {
 
 inline int scan_smem_bytes(int DKp) {
   const int ldq = DKp + 8;
-  return 2 * 128 * ldq * 2 + 128 * kLdM * 2 + 2 * 128 * kLdV * 2 + 4 * 1024 * 4 + 2 * 64 * 4;
+  return 2 * 128 * ldq * 2 + 128 * kLdM * 2 + 2 * 128 * kLdV * 2 + 4 * 1024 * 4 + 2 * 64 * 4 + 2 * 8;
 }
 
-template <bool OUT, bool VEC>
+// NK: k16 steps of each warp's half of DK (DKp = 32 NK). CL: the CTAs of a cluster (consecutive 64-column
+// tiles of one head and range) share the Q', Kw and M planes: each CTA fetches 1/cluster of the rows with
+// bulk copies multicast to all of them (one L2 read per cluster), completion on an mbarrier per buffer;
+// buffers are refilled only after a cluster barrier (every CTA is done reading them).
+template <bool OUT, bool VEC, int NK, bool CL>
 __global__ __launch_bounds__(kScanThreads, 1) void scan_kernel(MlstmCell c, const __grid_constant__ MlstmStatePtrs st,
                                                                int t_begin, int nc, int L, ChunkScratch sc,
                                                                const __grid_constant__ ScanRanges rg) {
   extern __shared__ __align__(128) unsigned char smem[];
-  const int DKp = sc.DKp, ldq = DKp + 8;
+  constexpr int DKp = 32 * NK, ldq = DKp + 8, dkw = DKp / 2;
   uint16_t* Qs = reinterpret_cast<uint16_t*>(smem);  // [128][ldq]: Q' hi rows 0..63, lo rows 64..127 (pass 1: Kw buffer 1)
   uint16_t* Ks = Qs + 128 * ldq;                      // [128][ldq]: Kw
   uint16_t* Ms = Ks + 128 * ldq;                      // [128][kLdM]: M
   uint16_t* Vs = Ms + 128 * kLdM;                     // [2][128][kLdV]: V (double-buffered)
   float* red = reinterpret_cast<float*>(Vs + 2 * 128 * kLdV);  // [4][32 x 32]: partial outputs of the dk-half 1 warps
   float* den_s = red + 4 * 1024;                               // [2][64]
+  uint64_t* barA = reinterpret_cast<uint64_t*>(den_s + 2 * 64);  // transaction barriers (CL): Qs (+Ms), Ks
+  uint64_t* barB = barA + 1;
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, cq = lane & 3;
   const int rgp = warp >> 1, kp = warp & 1;  // this warp: dv rows 16*rgp.., dk half kp
   const int bh = blockIdx.y, z = blockIdx.z, b = bh / c.NH, hh = bh % c.NH, BH = gridDim.y;
   const int dv0 = blockIdx.x * kTileDV;
   const int DK = c.DK, DV = c.DV;
-  const int dkw = DKp / 2, nk = dkw / 16;  // dk per warp, k16 steps (even, <= 8)
   const int64_t DKDV = int64_t(DK) * DV;
   const int kb = rg.begin[z], ke = rg.begin[z + 1];
+  const uint32_t crank = CL ? cluster_rank() : 0u, csize = CL ? cluster_size() : 1u;
+  uint32_t phA = 0, phB = 0;
+  if (CL) {
+    if (tid == 0) {
+      mbar_init(barA, 1);
+      mbar_init(barB, 1);
+      fence_mbar_init();
+    }
+    cluster_sync();
+  }
 
   // ---- state tile: acc[j] = C^T[dv = dv0 + 16 rgp + g (+8)][dk = kp*dkw + 8j + 2cq (+1)]
-  float acc[16][4];
+  float acc[2 * NK][4];
   const int dvA = dv0 + rgp * 16 + g, dvB = dvA + 8;
   {
     const float* Ci = nullptr;
     if (OUT) Ci = rg.init_from_state ? st.C[b] + hh * DKDV : sc.cin + (int64_t(z) * BH + bh) * DKDV;
 #pragma unroll
-    for (int j = 0; j < 16; ++j) {
+    for (int j = 0; j < 2 * NK; ++j) {
       const int dk = kp * dkw + 8 * j + 2 * cq;
 #pragma unroll
       for (int e = 0; e < 4; ++e) acc[j][e] = 0.f;
-      if (OUT && j < 2 * nk) {
+      if (OUT) {
         if (dk < DK) {
           if (dvA < DV) acc[j][0] = Ci[int64_t(dk) * DV + dvA];
           if (dvB < DV) acc[j][2] = Ci[int64_t(dk) * DV + dvB];
@@ -483,14 +598,48 @@ __global__ __launch_bounds__(kScanThreads, 1) void scan_kernel(MlstmCell c, cons
     }
   }
 
-  auto plane = [&](const uint16_t* base, int k, int cols) { return base + (int64_t(bh) * nc + k) * (2 * 64 * int64_t(cols)); };
-  auto issue_planes = [&](uint16_t* dst, int ld, const uint16_t* src, int cols) {
-    const int per_row = cols >> 3, total = 128 * per_row;
-    for (int e = tid; e < total; e += kScanThreads) {
-      const int r = e / per_row, cc = (e - r * per_row) * 8;
-      cp_async16(dst + r * ld + cc, src + int64_t(r) * cols + cc);
+  auto plane = [&](const uint16_t* base, int k, int cols) {
+    return base + (int64_t(bh) * nc + k) * (2 * 64 * int64_t(cols));
+  };
+  // 128 rows (hi plane, lo plane) of `cols` bf16 into [128][ld] shared: per thread with cp.async, or (CL)
+  // this CTA's share of the rows multicast to the whole cluster (warp 0 issues; bar counts the bytes).
+  auto load_rows = [&](uint16_t* dst, int ld, const uint16_t* src, int cols, uint64_t* bar) {
+    if (CL) {
+      if (warp == 0) {
+        const uint16_t mask = uint16_t((1u << csize) - 1u);
+        for (int r = int(crank) + int(csize) * lane; r < 128; r += int(csize) * 32)
+          bulk_multicast(dst + r * ld, src + int64_t(r) * cols, uint32_t(cols) * 2u, bar, mask);
+      }
+    } else {
+      const int per_row = cols >> 3, total = 128 * per_row;
+      for (int e = tid; e < total; e += kScanThreads) {
+        const int r = e / per_row, cc = (e - r * per_row) * 8;
+        cp_async16(dst + r * ld + cc, src + int64_t(r) * cols + cc);
+      }
     }
   };
+  auto load_q = [&](int k) {  // Q' and M of chunk k
+    if (CL && tid == 0) mbar_arrive_expect_tx(barA, uint32_t(128 * (DKp + 64) * 2));
+    load_rows(Qs, ldq, plane(sc.qp, k, DKp), DKp, barA);
+    load_rows(Ms, kLdM, plane(sc.mm, k, 64), 64, barA);
+    if (!CL) cp_async_commit();
+  };
+  auto load_k = [&](uint16_t* dst, uint64_t* bar, int k) {  // Kw of chunk k
+    if (CL && tid == 0) mbar_arrive_expect_tx(bar, uint32_t(128 * DKp * 2));
+    load_rows(dst, ldq, plane(sc.kw, k, DKp), DKp, bar);
+    if (!CL) cp_async_commit();
+  };
+  // Everyone (the cluster, with CL) is done with the buffers of the previous step; without CL also the
+  // cp.async copies of this thread have landed (with CL, arrivals are awaited on the barriers).
+  auto step_sync = [&]() {
+    if (CL) {
+      cluster_sync();
+    } else {
+      cp_async_wait_all();
+      __syncthreads();
+    }
+  };
+
   // V of a chunk: registers (prefetched one chunk ahead), then split into the bf16 planes of a buffer.
   float4 vreg[4];
   float dreg = 1.f, decreg = 1.f;
@@ -531,10 +680,11 @@ __global__ __launch_bounds__(kScanThreads, 1) void scan_kernel(MlstmCell c, cons
     if (OUT && tid < 64) den_s[buf * 64 + tid] = dreg;
   };
   // C^T = decay C^T + V^T Kw over the chunk (Kb: the Kw planes in shared memory, Vh: this chunk's V).
+  // Term-major over pairs of 16-column steps: 4 independent accumulators between dependent products.
   auto update = [&](const uint16_t* Kb, const uint16_t* Vh, float decay) {
     const uint16_t* Vl = Vh + 64 * kLdV;
 #pragma unroll
-    for (int j = 0; j < 16; ++j)
+    for (int j = 0; j < 2 * NK; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) acc[j][e] *= decay;
 #pragma unroll
@@ -545,26 +695,35 @@ __global__ __launch_bounds__(kScanThreads, 1) void scan_kernel(MlstmCell c, cons
       ldsm_x4_t(va_l, Vl + arow * kLdV + acol);
       const int brow = 16 * ks + (lane & 15);
 #pragma unroll
-      for (int jp = 0; jp < 8; ++jp) {
-        if (jp < nk) {
-          const int bcol = kp * dkw + 16 * jp + ((lane >> 4) << 3);
-          uint32_t bh4[4], bl4[4];
-          ldsm_x4_t(bh4, Kb + brow * ldq + bcol);
-          ldsm_x4_t(bl4, Kb + (64 + brow) * ldq + bcol);
-          mma_bf16x3(acc[2 * jp], va_h, va_l, bh4[0], bh4[1], bl4[0], bl4[1]);
-          mma_bf16x3(acc[2 * jp + 1], va_h, va_l, bh4[2], bh4[3], bl4[2], bl4[3]);
-        }
+      for (int jp = 0; jp < NK; jp += 2) {
+        uint32_t bh0[4], bl0[4], bh1[4], bl1[4];
+        const int bcol = kp * dkw + 16 * jp + ((lane >> 4) << 3);
+        ldsm_x4_t(bh0, Kb + brow * ldq + bcol);
+        ldsm_x4_t(bl0, Kb + (64 + brow) * ldq + bcol);
+        ldsm_x4_t(bh1, Kb + brow * ldq + bcol + 16);
+        ldsm_x4_t(bl1, Kb + (64 + brow) * ldq + bcol + 16);
+        float(&a0)[4] = acc[2 * jp];
+        float(&a1)[4] = acc[2 * jp + 1];
+        float(&a2)[4] = acc[2 * jp + 2];
+        float(&a3)[4] = acc[2 * jp + 3];
+        mma_bf16(a0, va_l, bh0[0], bh0[1]);
+        mma_bf16(a1, va_l, bh0[2], bh0[3]);
+        mma_bf16(a2, va_l, bh1[0], bh1[1]);
+        mma_bf16(a3, va_l, bh1[2], bh1[3]);
+        mma_bf16(a0, va_h, bl0[0], bl0[1]);
+        mma_bf16(a1, va_h, bl0[2], bl0[3]);
+        mma_bf16(a2, va_h, bl1[0], bl1[1]);
+        mma_bf16(a3, va_h, bl1[2], bl1[3]);
+        mma_bf16(a0, va_h, bh0[0], bh0[1]);
+        mma_bf16(a1, va_h, bh0[2], bh0[3]);
+        mma_bf16(a2, va_h, bh1[0], bh1[1]);
+        mma_bf16(a3, va_h, bh1[2], bh1[3]);
       }
     }
   };
 
-  if (OUT) {
-    issue_planes(Qs, ldq, plane(sc.qp, kb, DKp), DKp);
-    issue_planes(Ms, kLdM, plane(sc.mm, kb, 64), 64);
-  } else {
-    issue_planes(Ks, ldq, plane(sc.kw, kb, DKp), DKp);
-  }
-  cp_async_commit();
+  if (OUT) load_q(kb);
+  else load_k(Ks, barB, kb);
   fetch_v(kb);
   store_v(0);
   float dec_cur = decreg;
@@ -573,11 +732,13 @@ __global__ __launch_bounds__(kScanThreads, 1) void scan_kernel(MlstmCell c, cons
   for (int k = kb; k < ke; ++k) {
     const int buf = (k - kb) & 1;
     const uint16_t* Vh = Vs + buf * 128 * kLdV;
-    cp_async_wait_all();
-    __syncthreads();  // this chunk's planes and V are visible; everyone is done with the previous chunk
+    step_sync();  // this chunk's V is visible; everyone is done with the previous chunk's buffers
     if (OUT) {
-      issue_planes(Ks, ldq, plane(sc.kw, k, DKp), DKp);
-      cp_async_commit();
+      load_k(Ks, barB, k);
+      if (CL) {
+        mbar_wait(barA, phA);
+        phA ^= 1u;
+      }
       // ---- output: h = Q' C (dk half of this warp) + M V (two of the four 16-token steps), then / den
       float hacc[4][2][4];
 #pragma unroll
@@ -587,24 +748,33 @@ __global__ __launch_bounds__(kScanThreads, 1) void scan_kernel(MlstmCell c, cons
 #pragma unroll
           for (int e = 0; e < 4; ++e) hacc[mt][nt][e] = 0.f;
 #pragma unroll
-      for (int kk = 0; kk < 8; ++kk) {
-        if (kk < nk) {
-          // B fragments straight from the C^T accumulators (k = dk, n = dv).
-          uint32_t bhi[2][2], blo[2][2];
-          split2(acc[2 * kk][0], acc[2 * kk][1], bhi[0][0], blo[0][0]);
-          split2(acc[2 * kk + 1][0], acc[2 * kk + 1][1], bhi[0][1], blo[0][1]);
-          split2(acc[2 * kk][2], acc[2 * kk][3], bhi[1][0], blo[1][0]);
-          split2(acc[2 * kk + 1][2], acc[2 * kk + 1][3], bhi[1][1], blo[1][1]);
-          const int col = kp * dkw + 16 * kk + ((lane >> 4) << 3);
+      for (int kk = 0; kk < NK; ++kk) {
+        // B fragments straight from the C^T accumulators (k = dk, n = dv).
+        uint32_t bhi[2][2], blo[2][2];
+        split2(acc[2 * kk][0], acc[2 * kk][1], bhi[0][0], blo[0][0]);
+        split2(acc[2 * kk + 1][0], acc[2 * kk + 1][1], bhi[0][1], blo[0][1]);
+        split2(acc[2 * kk][2], acc[2 * kk][3], bhi[1][0], blo[1][0]);
+        split2(acc[2 * kk + 1][2], acc[2 * kk + 1][3], bhi[1][1], blo[1][1]);
+        const int col = kp * dkw + 16 * kk + ((lane >> 4) << 3);
 #pragma unroll
-          for (int mt = 0; mt < 4; ++mt) {
-            uint32_t ah[4], al[4];
-            ldsm_x4(ah, Qs + (16 * mt + (lane & 15)) * ldq + col);
-            ldsm_x4(al, Qs + (64 + 16 * mt + (lane & 15)) * ldq + col);
-#pragma unroll
-            for (int nt = 0; nt < 2; ++nt)
-              mma_bf16x3(hacc[mt][nt], ah, al, bhi[nt][0], bhi[nt][1], blo[nt][0], blo[nt][1]);
-          }
+        for (int mp = 0; mp < 4; mp += 2) {
+          uint32_t ah0[4], al0[4], ah1[4], al1[4];
+          ldsm_x4(ah0, Qs + (16 * mp + (lane & 15)) * ldq + col);
+          ldsm_x4(al0, Qs + (64 + 16 * mp + (lane & 15)) * ldq + col);
+          ldsm_x4(ah1, Qs + (16 * mp + 16 + (lane & 15)) * ldq + col);
+          ldsm_x4(al1, Qs + (64 + 16 * mp + 16 + (lane & 15)) * ldq + col);
+          mma_bf16(hacc[mp][0], al0, bhi[0][0], bhi[0][1]);
+          mma_bf16(hacc[mp][1], al0, bhi[1][0], bhi[1][1]);
+          mma_bf16(hacc[mp + 1][0], al1, bhi[0][0], bhi[0][1]);
+          mma_bf16(hacc[mp + 1][1], al1, bhi[1][0], bhi[1][1]);
+          mma_bf16(hacc[mp][0], ah0, blo[0][0], blo[0][1]);
+          mma_bf16(hacc[mp][1], ah0, blo[1][0], blo[1][1]);
+          mma_bf16(hacc[mp + 1][0], ah1, blo[0][0], blo[0][1]);
+          mma_bf16(hacc[mp + 1][1], ah1, blo[1][0], blo[1][1]);
+          mma_bf16(hacc[mp][0], ah0, bhi[0][0], bhi[0][1]);
+          mma_bf16(hacc[mp][1], ah0, bhi[1][0], bhi[1][1]);
+          mma_bf16(hacc[mp + 1][0], ah1, bhi[0][0], bhi[0][1]);
+          mma_bf16(hacc[mp + 1][1], ah1, bhi[1][0], bhi[1][1]);
         }
       }
       {
@@ -622,9 +792,12 @@ __global__ __launch_bounds__(kScanThreads, 1) void scan_kernel(MlstmCell c, cons
               uint32_t ah[4], al[4];
               ldsm_x4(ah, Ms + (16 * mt + (lane & 15)) * kLdM + 16 * ks + ((lane >> 4) << 3));
               ldsm_x4(al, Ms + (64 + 16 * mt + (lane & 15)) * kLdM + 16 * ks + ((lane >> 4) << 3));
-#pragma unroll
-              for (int nt = 0; nt < 2; ++nt)
-                mma_bf16x3(hacc[mt][nt], ah, al, vbh[2 * nt], vbh[2 * nt + 1], vbl[2 * nt], vbl[2 * nt + 1]);
+              mma_bf16(hacc[mt][0], al, vbh[0], vbh[1]);
+              mma_bf16(hacc[mt][1], al, vbh[2], vbh[3]);
+              mma_bf16(hacc[mt][0], ah, vbl[0], vbl[1]);
+              mma_bf16(hacc[mt][1], ah, vbl[2], vbl[3]);
+              mma_bf16(hacc[mt][0], ah, vbh[0], vbh[1]);
+              mma_bf16(hacc[mt][1], ah, vbh[2], vbh[3]);
             }
           }
         }
@@ -637,13 +810,12 @@ __global__ __launch_bounds__(kScanThreads, 1) void scan_kernel(MlstmCell c, cons
           for (int nt = 0; nt < 2; ++nt)
             rp[(mt * 2 + nt) * 32] = make_float4(hacc[mt][nt][0], hacc[mt][nt][1], hacc[mt][nt][2], hacc[mt][nt][3]);
       }
-      cp_async_wait_all();
-      __syncthreads();  // partials visible; Kw planes visible; Q' and M may be overwritten
-      if (k + 1 < ke) {
-        issue_planes(Qs, ldq, plane(sc.qp, k + 1, DKp), DKp);
-        issue_planes(Ms, kLdM, plane(sc.mm, k + 1, 64), 64);
+      step_sync();  // partials visible; Q' and M may be overwritten (without CL: Kw landed)
+      if (k + 1 < ke) load_q(k + 1);
+      if (CL) {
+        mbar_wait(barB, phB);
+        phB ^= 1u;
       }
-      cp_async_commit();
       if (kp == 0) {
         const float* dn = den_s + buf * 64;
         const int64_t hrow0 = int64_t(b) * c.T + t_begin + int64_t(k) * L;
@@ -676,8 +848,16 @@ __global__ __launch_bounds__(kScanThreads, 1) void scan_kernel(MlstmCell c, cons
     } else {
       uint16_t* Kcur = buf ? Qs : Ks;
       uint16_t* Knext = buf ? Ks : Qs;
-      if (k + 1 < ke) issue_planes(Knext, ldq, plane(sc.kw, k + 1, DKp), DKp);
-      cp_async_commit();
+      if (k + 1 < ke) load_k(Knext, buf ? barB : barA, k + 1);
+      if (CL) {
+        if (buf) {
+          mbar_wait(barA, phA);
+          phA ^= 1u;
+        } else {
+          mbar_wait(barB, phB);
+          phB ^= 1u;
+        }
+      }
       update(Kcur, Vh, dec_cur);
     }
     if (k + 1 < ke) {
@@ -687,6 +867,7 @@ __global__ __launch_bounds__(kScanThreads, 1) void scan_kernel(MlstmCell c, cons
       dec_cur = dec_nxt;
     }
   }
+  if (CL) cluster_sync();  // no CTA leaves while a peer may still copy into it
 
   // ---- the state after the range: pass 2's last segment -> the state; pass 1 -> its local slot.
   float* Co = nullptr;
@@ -702,17 +883,15 @@ __global__ __launch_bounds__(kScanThreads, 1) void scan_kernel(MlstmCell c, cons
   }
   if (Co) {
 #pragma unroll
-    for (int j = 0; j < 16; ++j) {
+    for (int j = 0; j < 2 * NK; ++j) {
       const int dk = kp * dkw + 8 * j + 2 * cq;
-      if (j < 2 * nk) {
-        if (dk < DK) {
-          if (dvA < DV) Co[int64_t(dk) * DV + dvA] = acc[j][0];
-          if (dvB < DV) Co[int64_t(dk) * DV + dvB] = acc[j][2];
-        }
-        if (dk + 1 < DK) {
-          if (dvA < DV) Co[int64_t(dk + 1) * DV + dvA] = acc[j][1];
-          if (dvB < DV) Co[int64_t(dk + 1) * DV + dvB] = acc[j][3];
-        }
+      if (dk < DK) {
+        if (dvA < DV) Co[int64_t(dk) * DV + dvA] = acc[j][0];
+        if (dvB < DV) Co[int64_t(dk) * DV + dvB] = acc[j][2];
+      }
+      if (dk + 1 < DK) {
+        if (dvA < DV) Co[int64_t(dk + 1) * DV + dvA] = acc[j][1];
+        if (dvB < DV) Co[int64_t(dk + 1) * DV + dvB] = acc[j][3];
       }
     }
   }
@@ -759,6 +938,81 @@ void set_smem(K kernel, int bytes) {
   CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
 }
 
+// One scan launch (pass 1: OUT = false) over `grid` with clusters of cl CTAs along x (1: none).
+template <bool OUT, bool VEC, int NK>
+void launch_scan(dim3 grid, int cl, int smem, cudaStream_t s, const MlstmCell& c, const MlstmStatePtrs& st, int t_begin,
+                 int nc, int L, const ChunkScratch& sc, const ScanRanges& r) {
+  if (cl > 1) {
+    auto* k = scan_kernel<OUT, VEC, NK, true>;
+    set_smem(k, smem);
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid, cfg.blockDim = dim3(kScanThreads), cfg.dynamicSmemBytes = size_t(smem), cfg.stream = s;
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = unsigned(cl), attr[0].val.clusterDim.y = 1, attr[0].val.clusterDim.z = 1;
+    cfg.attrs = attr, cfg.numAttrs = 1;
+    CUDA_CHECK(cudaLaunchKernelEx(&cfg, k, c, st, t_begin, nc, L, sc, r));
+  } else {
+    auto* k = scan_kernel<OUT, VEC, NK, false>;
+    set_smem(k, smem);
+    k<<<grid, kScanThreads, smem, s>>>(c, st, t_begin, nc, L, sc, r);
+    CUDA_CHECK_LAUNCH();
+  }
+}
+
+template <bool OUT, bool VEC>
+void launch_scan_nk(int NK, dim3 grid, int cl, int smem, cudaStream_t s, const MlstmCell& c, const MlstmStatePtrs& st,
+                    int t_begin, int nc, int L, const ChunkScratch& sc, const ScanRanges& r) {
+  switch (NK) {
+    case 2: launch_scan<OUT, VEC, 2>(grid, cl, smem, s, c, st, t_begin, nc, L, sc, r); break;
+    case 4: launch_scan<OUT, VEC, 4>(grid, cl, smem, s, c, st, t_begin, nc, L, sc, r); break;
+    case 6: launch_scan<OUT, VEC, 6>(grid, cl, smem, s, c, st, t_begin, nc, L, sc, r); break;
+    default: launch_scan<OUT, VEC, 8>(grid, cl, smem, s, c, st, t_begin, nc, L, sc, r); break;
+  }
+}
+
+// Cluster size for a scan grid: the largest of 8, 4, 2 dividing the tiles per head whose co-resident
+// clusters still hold as many CTAs as one wave without clusters would (cached per shape); 1 when none
+// does, or when XLSTM_MLSTM_CLUSTER=0.
+int choose_cluster(int ntile, int ctas, int smem, int sm_count) {
+  static const bool disabled = [] {
+    const char* e = std::getenv("XLSTM_MLSTM_CLUSTER");
+    return e && e[0] == '0';
+  }();
+  if (disabled) return 1;
+  struct Entry {
+    int ntile, ctas, smem, cl;
+  };
+  static Entry cache[16];
+  static int used = 0;
+  for (int i = 0; i < used; ++i)
+    if (cache[i].ntile == ntile && cache[i].ctas == ctas && cache[i].smem == smem) return cache[i].cl;
+  int best = 1;
+  const int need = std::min(ctas, sm_count);
+  for (int cl : {8, 4, 2}) {
+    if (ntile % cl != 0) continue;
+    auto* k = scan_kernel<true, true, 8, true>;
+    set_smem(k, smem);
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3(unsigned(cl), 1, 1), cfg.blockDim = dim3(kScanThreads), cfg.dynamicSmemBytes = size_t(smem);
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = unsigned(cl), attr[0].val.clusterDim.y = 1, attr[0].val.clusterDim.z = 1;
+    cfg.attrs = attr, cfg.numAttrs = 1;
+    int clusters = 0;
+    if (cudaOccupancyMaxActiveClusters(&clusters, k, &cfg) != cudaSuccess) {
+      cudaGetLastError();
+      continue;
+    }
+    if (clusters * cl >= need) {
+      best = cl;
+      break;
+    }
+  }
+  if (used < 16) cache[used++] = {ntile, ctas, smem, best};
+  return best;
+}
+
 }  // namespace
 
 size_t mlstm_chunk_scratch_bytes(int B, int NH, int DK, int DV, int nc, int L, MlstmScanPlan plan) {
@@ -796,19 +1050,29 @@ void launch_mlstm_chunkwise(const MlstmCell& c, const MlstmStatePtrs& st, int B,
     CUDA_CHECK_LAUNCH();
     gates_scan_kernel<<<unsigned(BH), 32, 0, s>>>(c, st, nc, L, sc);
     CUDA_CHECK_LAUNCH();
-    gates_final_kernel<<<dim3(unsigned(nc), unsigned(BH)), kFinalThreads, 0, s>>>(c, t_begin, nc, L, sc);
+    if (vec) gates_final_kernel<true><<<dim3(unsigned(nc), unsigned(BH)), kFinalThreads, 0, s>>>(c, t_begin, nc, L, sc);
+    else gates_final_kernel<false><<<dim3(unsigned(nc), unsigned(BH)), kFinalThreads, 0, s>>>(c, t_begin, nc, L, sc);
     CUDA_CHECK_LAUNCH();
   }
   if (stages & kStagePrep) {
     nscan_kernel<<<dim3(unsigned(sc.DKp / kNscanThreads), unsigned(BH)), kNscanThreads, 0, s>>>(c, st, nc, sc);
     CUDA_CHECK_LAUNCH();
-    if (vec) prep_kernel<true><<<dim3(unsigned(nc), unsigned(BH)), kPrepThreads, 0, s>>>(c, t_begin, nc, L, sc);
-    else prep_kernel<false><<<dim3(unsigned(nc), unsigned(BH)), kPrepThreads, 0, s>>>(c, t_begin, nc, L, sc);
+    set_smem(prep_kernel<true>, kPrepSmem);
+    set_smem(prep_kernel<false>, kPrepSmem);
+    if (vec) prep_kernel<true><<<dim3(unsigned(nc), unsigned(BH)), kPrepThreads, kPrepSmem, s>>>(c, t_begin, nc, L, sc);
+    else prep_kernel<false><<<dim3(unsigned(nc), unsigned(BH)), kPrepThreads, kPrepSmem, s>>>(c, t_begin, nc, L, sc);
     CUDA_CHECK_LAUNCH();
   }
-  const int smem = scan_smem_bytes(sc.DKp);
-  const unsigned ntile = unsigned(ceil_div(c.DV, kTileDV));
+  const int smem = scan_smem_bytes(sc.DKp), NK = sc.DKp / 32;
+  const int ntile = int(ceil_div(c.DV, kTileDV));
   auto seg_begin = [&](int gi) { return int(int64_t(nc) * gi / G); };
+  static const int sms = [] {
+    int dev = 0, n = 0;
+    CUDA_CHECK(cudaGetDevice(&dev));
+    CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev));
+    return n;
+  }();
+  auto cluster_for = [&](int ctas) { return plan.cluster > 0 ? (ntile % plan.cluster == 0 ? plan.cluster : 1) : choose_cluster(ntile, ctas, smem, sms); };
   if ((stages & kStageScan) && G > 1) {
     ScanRanges r{};
     r.count = (G - 1) * P;
@@ -817,12 +1081,10 @@ void launch_mlstm_chunkwise(const MlstmCell& c, const MlstmStatePtrs& st, int B,
         const int a = seg_begin(gi), len = seg_begin(gi + 1) - a;
         r.begin[gi * P + p] = a + int(int64_t(len) * p / P);
       }
-    set_smem(scan_kernel<false, true>, smem);
-    set_smem(scan_kernel<false, false>, smem);
-    const dim3 grid(ntile, unsigned(BH), unsigned(r.count));
-    if (vec) scan_kernel<false, true><<<grid, kScanThreads, smem, s>>>(c, st, t_begin, nc, L, sc, r);
-    else scan_kernel<false, false><<<grid, kScanThreads, smem, s>>>(c, st, t_begin, nc, L, sc, r);
-    CUDA_CHECK_LAUNCH();
+    const dim3 grid{unsigned(ntile), unsigned(BH), unsigned(r.count)};
+    const int cl = cluster_for(int(grid.x * grid.y * grid.z));
+    if (vec) launch_scan_nk<false, true>(NK, grid, cl, smem, s, c, st, t_begin, nc, L, sc, r);
+    else launch_scan_nk<false, false>(NK, grid, cl, smem, s, c, st, t_begin, nc, L, sc, r);
     const int64_t DKDV = int64_t(c.DK) * c.DV;
     bool v4 = DKDV % 4 == 0;
     for (int b = 0; b < B && v4; ++b) v4 = aligned16(st.C[b]);
@@ -836,12 +1098,10 @@ void launch_mlstm_chunkwise(const MlstmCell& c, const MlstmStatePtrs& st, int B,
     r.count = G;
     r.init_from_state = G == 1;
     for (int gi = 0; gi <= G; ++gi) r.begin[gi] = seg_begin(gi);
-    set_smem(scan_kernel<true, true>, smem);
-    set_smem(scan_kernel<true, false>, smem);
-    const dim3 grid(ntile, unsigned(BH), unsigned(G));
-    if (vec) scan_kernel<true, true><<<grid, kScanThreads, smem, s>>>(c, st, t_begin, nc, L, sc, r);
-    else scan_kernel<true, false><<<grid, kScanThreads, smem, s>>>(c, st, t_begin, nc, L, sc, r);
-    CUDA_CHECK_LAUNCH();
+    const dim3 grid{unsigned(ntile), unsigned(BH), unsigned(G)};
+    const int cl = cluster_for(int(grid.x * grid.y * grid.z));
+    if (vec) launch_scan_nk<true, true>(NK, grid, cl, smem, s, c, st, t_begin, nc, L, sc, r);
+    else launch_scan_nk<true, false>(NK, grid, cl, smem, s, c, st, t_begin, nc, L, sc, r);
   }
 }
 
