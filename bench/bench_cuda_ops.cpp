@@ -471,19 +471,13 @@ int main(int argc, char** argv) {
                                                                              : "pass 2 (scan with outputs)"),
                sms, "", "");
       }
-      // Variants: no clusters (each CTA loads its own operands), forced cluster sizes, one segment.
+      // Variant: one segment (no two-level scan).
       struct Variant {
         const char* name;
         cuda::MlstmScanPlan p;
         unsigned stages;
       };
-      for (const Variant& v : {Variant{"  variant: no clusters, pass 1 + combine", {plan.G, plan.P, 1}, cuda::kStageScan},
-                               Variant{"  variant: no clusters, pass 2", {plan.G, plan.P, 1}, cuda::kStageOutput},
-                               Variant{"  variant: clusters of 2, pass 2", {plan.G, plan.P, 2}, cuda::kStageOutput},
-                               Variant{"  variant: clusters of 4, pass 2", {plan.G, plan.P, 4}, cuda::kStageOutput},
-                               Variant{"  variant: clusters of 8, pass 2", {plan.G, plan.P, 8}, cuda::kStageOutput},
-                               Variant{"  variant: G=1 (no two-level scan), pass 2", {1, 1, 0}, cuda::kStageOutput},
-                               Variant{"  variant: G=1, no clusters, pass 2", {1, 1, 1}, cuda::kStageOutput}}) {
+      for (const Variant& v : {Variant{"  variant: G=1 (no two-level scan), pass 2", {1, 1}, cuda::kStageOutput}}) {
         const double vms = time_ms(
             [&](int) { cuda::launch_mlstm_chunkwise(c, sp, 1, 0, nc, 64, v.p, scratch, be.stream(), v.stages); },
             quick ? 3 : 10);

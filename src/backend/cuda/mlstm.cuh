@@ -53,12 +53,9 @@ void launch_mlstm_recurrent(const MlstmCell& c, const MlstmStatePtrs& st, int B,
 
 // How a window of nc chunks is scanned: G segments run the output scan in parallel; when G > 1 the first
 // G-1 segments are first reduced to local end states in P pieces each (pass 1) and combined (pass 2).
-// cluster: CTAs per thread-block cluster of the scan kernels (they share the per-chunk operands, read once
-// from L2 and multicast to every CTA of the cluster): 0 = choose, 1 = no clusters.
 struct MlstmScanPlan {
   int G = 1;
   int P = 1;
-  int cluster = 0;
 };
 
 // Scratch of the chunkwise form for a window of nc chunks of length L (bytes), and the form itself over

@@ -21,7 +21,6 @@
 // All are exact rewrites of xlstm-reference.md's chunkwise form; the tests compare with a float64
 // recurrence and with the CPU backend. Operands of chunks shorter than 64 are zero-padded to 64 rows.
 #include <algorithm>
-#include <cstdlib>
 
 #include "backend/cuda/cuda_common.cuh"
 #include "backend/cuda/mlstm.cuh"
@@ -147,51 +146,6 @@ __device__ __forceinline__ void cp_async4_zfill(void* smem, const void* gmem, ui
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 __device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
 __device__ __forceinline__ void cp_async_wait_1() { asm volatile("cp.async.wait_group 1;\n" ::: "memory"); }
-
-// Thread-block clusters (sm_90): transaction barriers, bulk copies multicast to every CTA of the cluster.
-__device__ __forceinline__ uint32_t smem_u32(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-__device__ __forceinline__ uint32_t cluster_rank() {
-  uint32_t r;
-  asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
-  return r;
-}
-__device__ __forceinline__ uint32_t cluster_size() {
-  uint32_t r;
-  asm volatile("mov.u32 %0, %%cluster_nctarank;\n" : "=r"(r));
-  return r;
-}
-__device__ __forceinline__ void cluster_sync() {
-  asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
-}
-__device__ __forceinline__ void mbar_init(uint64_t* bar, uint32_t count) {
-  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_u32(bar)), "r"(count) : "memory");
-}
-__device__ __forceinline__ void fence_mbar_init() { asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory"); }
-__device__ __forceinline__ void mbar_arrive_expect_tx(uint64_t* bar, uint32_t bytes) {
-  asm volatile("{\n .reg .b64 st;\n mbarrier.arrive.expect_tx.shared::cta.b64 st, [%0], %1;\n}\n" ::"r"(smem_u32(bar)),
-               "r"(bytes)
-               : "memory");
-}
-__device__ __forceinline__ void mbar_wait(uint64_t* bar, uint32_t parity) {
-  uint32_t done = 0;
-  while (!done) {
-    asm volatile(
-        "{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n selp.u32 %0, 1, 0, p;\n}\n"
-        : "=r"(done)
-        : "r"(smem_u32(bar)), "r"(parity)
-        : "memory");
-  }
-}
-// bytes from global src to dst (same CTA-relative offset) in every CTA of `mask`; completes on each CTA's bar.
-__device__ __forceinline__ void bulk_multicast(void* dst, const void* src, uint32_t bytes, uint64_t* bar, uint16_t mask) {
-  asm volatile(
-      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster [%0], [%1], %2, [%3], %4;\n" ::"r"(
-          smem_u32(dst)),
-      "l"(src), "r"(bytes), "r"(smem_u32(bar)), "h"(mask)
-      : "memory");
-}
 
 // ---- 1. gates_local ------------------------------------------------------------------------------------
 constexpr int kGateWarps = 8;
@@ -333,10 +287,23 @@ __global__ __launch_bounds__(kNscanThreads) void nscan_kernel(MlstmCell c, const
   const float* dec = sc.decay + int64_t(bh) * nc;
   const float* nl = sc.nloc + int64_t(bh) * nc * sc.DKp + d;
   float* np = sc.nprev + int64_t(bh) * nc * sc.DKp + d;
-#pragma unroll 8
-  for (int k = 0; k < nc; ++k) {
-    np[int64_t(k) * sc.DKp] = n;
-    n = dec[k] * n + nl[int64_t(k) * sc.DKp];
+  // Loads in batches ahead of the chain (the stores to nprev could alias them otherwise).
+  constexpr int kBatch = 16;
+  for (int k0 = 0; k0 < nc; k0 += kBatch) {
+    float dk[kBatch], lk[kBatch];
+#pragma unroll
+    for (int j = 0; j < kBatch; ++j) {
+      const bool ok = k0 + j < nc;
+      dk[j] = ok ? dec[k0 + j] : 0.f;
+      lk[j] = ok ? nl[int64_t(k0 + j) * sc.DKp] : 0.f;
+    }
+#pragma unroll
+    for (int j = 0; j < kBatch; ++j) {
+      if (k0 + j < nc) {
+        np[int64_t(k0 + j) * sc.DKp] = n;
+        n = dk[j] * n + lk[j];
+      }
+    }
   }
   if (d < c.DK) ng[d] = n;
 }
@@ -534,14 +501,11 @@ struct ScanRanges {
 
 inline int scan_smem_bytes(int DKp) {
   const int ldq = DKp + 8;
-  return 2 * 128 * ldq * 2 + 128 * kLdM * 2 + 2 * 128 * kLdV * 2 + 4 * 1024 * 4 + 2 * 64 * 4 + 2 * 8;
+  return 2 * 128 * ldq * 2 + 128 * kLdM * 2 + 2 * 128 * kLdV * 2 + 4 * 1024 * 4 + 2 * 64 * 4;
 }
 
-// NK: k16 steps of each warp's half of DK (DKp = 32 NK). CL: the CTAs of a cluster (consecutive 64-column
-// tiles of one head and range) share the Q', Kw and M planes: each CTA fetches 1/cluster of the rows with
-// bulk copies multicast to all of them (one L2 read per cluster), completion on an mbarrier per buffer;
-// buffers are refilled only after a cluster barrier (every CTA is done reading them).
-template <bool OUT, bool VEC, int NK, bool CL>
+// NK: k16 steps of each warp's half of DK (DKp = 32 NK).
+template <bool OUT, bool VEC, int NK>
 __global__ __launch_bounds__(kScanThreads, 1) void scan_kernel(MlstmCell c, const __grid_constant__ MlstmStatePtrs st,
                                                                int t_begin, int nc, int L, ChunkScratch sc,
                                                                const __grid_constant__ ScanRanges rg) {
@@ -552,9 +516,7 @@ __global__ __launch_bounds__(kScanThreads, 1) void scan_kernel(MlstmCell c, cons
   uint16_t* Ms = Ks + 128 * ldq;                      // [128][kLdM]: M
   uint16_t* Vs = Ms + 128 * kLdM;                     // [2][128][kLdV]: V (double-buffered)
   float* red = reinterpret_cast<float*>(Vs + 2 * 128 * kLdV);  // [4][32 x 32]: partial outputs of the dk-half 1 warps
-  float* den_s = red + 4 * 1024;                               // [2][64]
-  uint64_t* barA = reinterpret_cast<uint64_t*>(den_s + 2 * 64);  // transaction barriers (CL): Qs (+Ms), Ks
-  uint64_t* barB = barA + 1;
+  float* den_s = red + 4 * 1024;                               // [2][64]: 1 / den
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, cq = lane & 3;
   const int rgp = warp >> 1, kp = warp & 1;  // this warp: dv rows 16*rgp.., dk half kp
@@ -563,16 +525,6 @@ __global__ __launch_bounds__(kScanThreads, 1) void scan_kernel(MlstmCell c, cons
   const int DK = c.DK, DV = c.DV;
   const int64_t DKDV = int64_t(DK) * DV;
   const int kb = rg.begin[z], ke = rg.begin[z + 1];
-  const uint32_t crank = CL ? cluster_rank() : 0u, csize = CL ? cluster_size() : 1u;
-  uint32_t phA = 0, phB = 0;
-  if (CL) {
-    if (tid == 0) {
-      mbar_init(barA, 1);
-      mbar_init(barB, 1);
-      fence_mbar_init();
-    }
-    cluster_sync();
-  }
 
   // ---- state tile: acc[j] = C^T[dv = dv0 + 16 rgp + g (+8)][dk = kp*dkw + 8j + 2cq (+1)]
   float acc[2 * NK][4];
@@ -601,43 +553,27 @@ __global__ __launch_bounds__(kScanThreads, 1) void scan_kernel(MlstmCell c, cons
   auto plane = [&](const uint16_t* base, int k, int cols) {
     return base + (int64_t(bh) * nc + k) * (2 * 64 * int64_t(cols));
   };
-  // 128 rows (hi plane, lo plane) of `cols` bf16 into [128][ld] shared: per thread with cp.async, or (CL)
-  // this CTA's share of the rows multicast to the whole cluster (warp 0 issues; bar counts the bytes).
-  auto load_rows = [&](uint16_t* dst, int ld, const uint16_t* src, int cols, uint64_t* bar) {
-    if (CL) {
-      if (warp == 0) {
-        const uint16_t mask = uint16_t((1u << csize) - 1u);
-        for (int r = int(crank) + int(csize) * lane; r < 128; r += int(csize) * 32)
-          bulk_multicast(dst + r * ld, src + int64_t(r) * cols, uint32_t(cols) * 2u, bar, mask);
-      }
-    } else {
-      const int per_row = cols >> 3, total = 128 * per_row;
-      for (int e = tid; e < total; e += kScanThreads) {
-        const int r = e / per_row, cc = (e - r * per_row) * 8;
-        cp_async16(dst + r * ld + cc, src + int64_t(r) * cols + cc);
-      }
+  // 128 rows (hi plane, lo plane) of `cols` bf16 into [128][ld] shared memory, 16 bytes per cp.async.
+  auto load_rows = [&](uint16_t* dst, int ld, const uint16_t* src, int cols) {
+    const int per_row = cols >> 3, total = 128 * per_row;
+    for (int e = tid; e < total; e += kScanThreads) {
+      const int r = e / per_row, cc = (e - r * per_row) * 8;
+      cp_async16(dst + r * ld + cc, src + int64_t(r) * cols + cc);
     }
   };
   auto load_q = [&](int k) {  // Q' and M of chunk k
-    if (CL && tid == 0) mbar_arrive_expect_tx(barA, uint32_t(128 * (DKp + 64) * 2));
-    load_rows(Qs, ldq, plane(sc.qp, k, DKp), DKp, barA);
-    load_rows(Ms, kLdM, plane(sc.mm, k, 64), 64, barA);
-    if (!CL) cp_async_commit();
+    load_rows(Qs, ldq, plane(sc.qp, k, DKp), DKp);
+    load_rows(Ms, kLdM, plane(sc.mm, k, 64), 64);
+    cp_async_commit();
   };
-  auto load_k = [&](uint16_t* dst, uint64_t* bar, int k) {  // Kw of chunk k
-    if (CL && tid == 0) mbar_arrive_expect_tx(bar, uint32_t(128 * DKp * 2));
-    load_rows(dst, ldq, plane(sc.kw, k, DKp), DKp, bar);
-    if (!CL) cp_async_commit();
+  auto load_k = [&](uint16_t* dst, int k) {  // Kw of chunk k
+    load_rows(dst, ldq, plane(sc.kw, k, DKp), DKp);
+    cp_async_commit();
   };
-  // Everyone (the cluster, with CL) is done with the buffers of the previous step; without CL also the
-  // cp.async copies of this thread have landed (with CL, arrivals are awaited on the barriers).
+  // This thread's copies have landed and every thread is done with the previous step's buffers.
   auto step_sync = [&]() {
-    if (CL) {
-      cluster_sync();
-    } else {
-      cp_async_wait_all();
-      __syncthreads();
-    }
+    cp_async_wait_all();
+    __syncthreads();
   };
 
   // V of a chunk: registers (prefetched one chunk ahead), then split into the bf16 planes of a buffer.
@@ -677,7 +613,7 @@ __global__ __launch_bounds__(kScanThreads, 1) void scan_kernel(MlstmCell c, cons
       *reinterpret_cast<uint2*>(vh + s * kLdV + cc) = make_uint2(h0, h1);
       *reinterpret_cast<uint2*>(vl + s * kLdV + cc) = make_uint2(l0, l1);
     }
-    if (OUT && tid < 64) den_s[buf * 64 + tid] = dreg;
+    if (OUT && tid < 64) den_s[buf * 64 + tid] = 1.f / dreg;
   };
   // C^T = decay C^T + V^T Kw over the chunk (Kb: the Kw planes in shared memory, Vh: this chunk's V).
   // Term-major over pairs of 16-column steps: 4 independent accumulators between dependent products.
@@ -723,7 +659,7 @@ __global__ __launch_bounds__(kScanThreads, 1) void scan_kernel(MlstmCell c, cons
   };
 
   if (OUT) load_q(kb);
-  else load_k(Ks, barB, kb);
+  else load_k(Ks, kb);
   fetch_v(kb);
   store_v(0);
   float dec_cur = decreg;
@@ -734,11 +670,7 @@ __global__ __launch_bounds__(kScanThreads, 1) void scan_kernel(MlstmCell c, cons
     const uint16_t* Vh = Vs + buf * 128 * kLdV;
     step_sync();  // this chunk's V is visible; everyone is done with the previous chunk's buffers
     if (OUT) {
-      load_k(Ks, barB, k);
-      if (CL) {
-        mbar_wait(barA, phA);
-        phA ^= 1u;
-      }
+      load_k(Ks, k);
       // ---- output: h = Q' C (dk half of this warp) + M V (two of the four 16-token steps), then / den
       float hacc[4][2][4];
 #pragma unroll
@@ -802,62 +734,60 @@ __global__ __launch_bounds__(kScanThreads, 1) void scan_kernel(MlstmCell c, cons
           }
         }
       }
+      // The two dk halves of a row group add up through shared memory; each warp finishes two m-tiles
+      // (kp 0: tokens 0..31, kp 1: tokens 32..63) and hands the other two over.
       float4* rp = reinterpret_cast<float4*>(red + rgp * 1024) + lane;
-      if (kp == 1) {
+      auto handover = [&](int mt) {
 #pragma unroll
-        for (int mt = 0; mt < 4; ++mt)
-#pragma unroll
-          for (int nt = 0; nt < 2; ++nt)
-            rp[(mt * 2 + nt) * 32] = make_float4(hacc[mt][nt][0], hacc[mt][nt][1], hacc[mt][nt][2], hacc[mt][nt][3]);
-      }
-      step_sync();  // partials visible; Q' and M may be overwritten (without CL: Kw landed)
-      if (k + 1 < ke) load_q(k + 1);
-      if (CL) {
-        mbar_wait(barB, phB);
-        phB ^= 1u;
-      }
+        for (int nt = 0; nt < 2; ++nt)
+          rp[(mt * 2 + nt) * 32] = make_float4(hacc[mt][nt][0], hacc[mt][nt][1], hacc[mt][nt][2], hacc[mt][nt][3]);
+      };
       if (kp == 0) {
-        const float* dn = den_s + buf * 64;
-        const int64_t hrow0 = int64_t(b) * c.T + t_begin + int64_t(k) * L;
+        handover(2);
+        handover(3);
+      } else {
+        handover(0);
+        handover(1);
+      }
+      step_sync();  // partials visible; Kw landed; Q' and M may be overwritten
+      if (k + 1 < ke) load_q(k + 1);
+      const float* dinv = den_s + buf * 64;  // 1 / den
+      const int64_t hrow0 = int64_t(b) * c.T + t_begin + int64_t(k) * L;
+      auto finish = [&](int mt) {
 #pragma unroll
-        for (int mt = 0; mt < 4; ++mt) {
+        for (int hf = 0; hf < 2; ++hf) {
+          const int t = 16 * mt + g + 8 * hf;
+          if (t < L) {
+            const float inv = dinv[t];
+            float* hrow = c.h + ((hrow0 + t) * c.NH + hh) * DV;
 #pragma unroll
-          for (int hf = 0; hf < 2; ++hf) {
-            const int t = 16 * mt + g + 8 * hf;
-            if (t < L) {
-              const float inv = 1.f / dn[t];
-              float* hrow = c.h + ((hrow0 + t) * c.NH + hh) * DV;
-#pragma unroll
-              for (int nt = 0; nt < 2; ++nt) {
-                const float4 o = rp[(mt * 2 + nt) * 32];
-                const float x0 = (hacc[mt][nt][2 * hf] + (hf ? o.z : o.x)) * inv;
-                const float x1 = (hacc[mt][nt][2 * hf + 1] + (hf ? o.w : o.y)) * inv;
-                const int dv = dv0 + rgp * 16 + nt * 8 + 2 * cq;
-                if ((DV & 1) == 0 && dv + 1 < DV) {
-                  *reinterpret_cast<float2*>(hrow + dv) = make_float2(x0, x1);
-                } else {
-                  if (dv < DV) hrow[dv] = x0;
-                  if (dv + 1 < DV) hrow[dv + 1] = x1;
-                }
+            for (int nt = 0; nt < 2; ++nt) {
+              const float4 o = rp[(mt * 2 + nt) * 32];
+              const float x0 = (hacc[mt][nt][2 * hf] + (hf ? o.z : o.x)) * inv;
+              const float x1 = (hacc[mt][nt][2 * hf + 1] + (hf ? o.w : o.y)) * inv;
+              const int dv = dv0 + rgp * 16 + nt * 8 + 2 * cq;
+              if ((DV & 1) == 0 && dv + 1 < DV) {
+                *reinterpret_cast<float2*>(hrow + dv) = make_float2(x0, x1);
+              } else {
+                if (dv < DV) hrow[dv] = x0;
+                if (dv + 1 < DV) hrow[dv + 1] = x1;
               }
             }
           }
         }
+      };
+      if (kp == 0) {
+        finish(0);
+        finish(1);
+      } else {
+        finish(2);
+        finish(3);
       }
       update(Ks, Vh, dec_cur);
     } else {
       uint16_t* Kcur = buf ? Qs : Ks;
       uint16_t* Knext = buf ? Ks : Qs;
-      if (k + 1 < ke) load_k(Knext, buf ? barB : barA, k + 1);
-      if (CL) {
-        if (buf) {
-          mbar_wait(barA, phA);
-          phA ^= 1u;
-        } else {
-          mbar_wait(barB, phB);
-          phB ^= 1u;
-        }
-      }
+      if (k + 1 < ke) load_k(Knext, k + 1);
       update(Kcur, Vh, dec_cur);
     }
     if (k + 1 < ke) {
@@ -867,8 +797,6 @@ __global__ __launch_bounds__(kScanThreads, 1) void scan_kernel(MlstmCell c, cons
       dec_cur = dec_nxt;
     }
   }
-  if (CL) cluster_sync();  // no CTA leaves while a peer may still copy into it
-
   // ---- the state after the range: pass 2's last segment -> the state; pass 1 -> its local slot.
   float* Co = nullptr;
   if (OUT) {
@@ -938,79 +866,20 @@ void set_smem(K kernel, int bytes) {
   CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
 }
 
-// One scan launch (pass 1: OUT = false) over `grid` with clusters of cl CTAs along x (1: none).
-template <bool OUT, bool VEC, int NK>
-void launch_scan(dim3 grid, int cl, int smem, cudaStream_t s, const MlstmCell& c, const MlstmStatePtrs& st, int t_begin,
-                 int nc, int L, const ChunkScratch& sc, const ScanRanges& r) {
-  if (cl > 1) {
-    auto* k = scan_kernel<OUT, VEC, NK, true>;
-    set_smem(k, smem);
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = grid, cfg.blockDim = dim3(kScanThreads), cfg.dynamicSmemBytes = size_t(smem), cfg.stream = s;
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = unsigned(cl), attr[0].val.clusterDim.y = 1, attr[0].val.clusterDim.z = 1;
-    cfg.attrs = attr, cfg.numAttrs = 1;
-    CUDA_CHECK(cudaLaunchKernelEx(&cfg, k, c, st, t_begin, nc, L, sc, r));
-  } else {
-    auto* k = scan_kernel<OUT, VEC, NK, false>;
-    set_smem(k, smem);
-    k<<<grid, kScanThreads, smem, s>>>(c, st, t_begin, nc, L, sc, r);
-    CUDA_CHECK_LAUNCH();
-  }
-}
-
 template <bool OUT, bool VEC>
-void launch_scan_nk(int NK, dim3 grid, int cl, int smem, cudaStream_t s, const MlstmCell& c, const MlstmStatePtrs& st,
-                    int t_begin, int nc, int L, const ChunkScratch& sc, const ScanRanges& r) {
-  switch (NK) {
-    case 2: launch_scan<OUT, VEC, 2>(grid, cl, smem, s, c, st, t_begin, nc, L, sc, r); break;
-    case 4: launch_scan<OUT, VEC, 4>(grid, cl, smem, s, c, st, t_begin, nc, L, sc, r); break;
-    case 6: launch_scan<OUT, VEC, 6>(grid, cl, smem, s, c, st, t_begin, nc, L, sc, r); break;
-    default: launch_scan<OUT, VEC, 8>(grid, cl, smem, s, c, st, t_begin, nc, L, sc, r); break;
-  }
-}
-
-// Cluster size for a scan grid: the largest of 8, 4, 2 dividing the tiles per head whose co-resident
-// clusters still hold as many CTAs as one wave without clusters would (cached per shape); 1 when none
-// does, or when XLSTM_MLSTM_CLUSTER=0.
-int choose_cluster(int ntile, int ctas, int smem, int sm_count) {
-  static const bool disabled = [] {
-    const char* e = std::getenv("XLSTM_MLSTM_CLUSTER");
-    return e && e[0] == '0';
-  }();
-  if (disabled) return 1;
-  struct Entry {
-    int ntile, ctas, smem, cl;
+void launch_scan(int NK, dim3 grid, int smem, cudaStream_t s, const MlstmCell& c, const MlstmStatePtrs& st, int t_begin,
+                 int nc, int L, const ChunkScratch& sc, const ScanRanges& r) {
+  auto run = [&](auto kernel) {
+    set_smem(kernel, smem);
+    kernel<<<grid, kScanThreads, smem, s>>>(c, st, t_begin, nc, L, sc, r);
+    CUDA_CHECK_LAUNCH();
   };
-  static Entry cache[16];
-  static int used = 0;
-  for (int i = 0; i < used; ++i)
-    if (cache[i].ntile == ntile && cache[i].ctas == ctas && cache[i].smem == smem) return cache[i].cl;
-  int best = 1;
-  const int need = std::min(ctas, sm_count);
-  for (int cl : {8, 4, 2}) {
-    if (ntile % cl != 0) continue;
-    auto* k = scan_kernel<true, true, 8, true>;
-    set_smem(k, smem);
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3(unsigned(cl), 1, 1), cfg.blockDim = dim3(kScanThreads), cfg.dynamicSmemBytes = size_t(smem);
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = unsigned(cl), attr[0].val.clusterDim.y = 1, attr[0].val.clusterDim.z = 1;
-    cfg.attrs = attr, cfg.numAttrs = 1;
-    int clusters = 0;
-    if (cudaOccupancyMaxActiveClusters(&clusters, k, &cfg) != cudaSuccess) {
-      cudaGetLastError();
-      continue;
-    }
-    if (clusters * cl >= need) {
-      best = cl;
-      break;
-    }
+  switch (NK) {
+    case 2: run(scan_kernel<OUT, VEC, 2>); break;
+    case 4: run(scan_kernel<OUT, VEC, 4>); break;
+    case 6: run(scan_kernel<OUT, VEC, 6>); break;
+    default: run(scan_kernel<OUT, VEC, 8>); break;
   }
-  if (used < 16) cache[used++] = {ntile, ctas, smem, best};
-  return best;
 }
 
 }  // namespace
@@ -1066,13 +935,6 @@ void launch_mlstm_chunkwise(const MlstmCell& c, const MlstmStatePtrs& st, int B,
   const int smem = scan_smem_bytes(sc.DKp), NK = sc.DKp / 32;
   const int ntile = int(ceil_div(c.DV, kTileDV));
   auto seg_begin = [&](int gi) { return int(int64_t(nc) * gi / G); };
-  static const int sms = [] {
-    int dev = 0, n = 0;
-    CUDA_CHECK(cudaGetDevice(&dev));
-    CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev));
-    return n;
-  }();
-  auto cluster_for = [&](int ctas) { return plan.cluster > 0 ? (ntile % plan.cluster == 0 ? plan.cluster : 1) : choose_cluster(ntile, ctas, smem, sms); };
   if ((stages & kStageScan) && G > 1) {
     ScanRanges r{};
     r.count = (G - 1) * P;
@@ -1082,9 +944,8 @@ void launch_mlstm_chunkwise(const MlstmCell& c, const MlstmStatePtrs& st, int B,
         r.begin[gi * P + p] = a + int(int64_t(len) * p / P);
       }
     const dim3 grid{unsigned(ntile), unsigned(BH), unsigned(r.count)};
-    const int cl = cluster_for(int(grid.x * grid.y * grid.z));
-    if (vec) launch_scan_nk<false, true>(NK, grid, cl, smem, s, c, st, t_begin, nc, L, sc, r);
-    else launch_scan_nk<false, false>(NK, grid, cl, smem, s, c, st, t_begin, nc, L, sc, r);
+    if (vec) launch_scan<false, true>(NK, grid, smem, s, c, st, t_begin, nc, L, sc, r);
+    else launch_scan<false, false>(NK, grid, smem, s, c, st, t_begin, nc, L, sc, r);
     const int64_t DKDV = int64_t(c.DK) * c.DV;
     bool v4 = DKDV % 4 == 0;
     for (int b = 0; b < B && v4; ++b) v4 = aligned16(st.C[b]);
@@ -1099,9 +960,8 @@ void launch_mlstm_chunkwise(const MlstmCell& c, const MlstmStatePtrs& st, int B,
     r.init_from_state = G == 1;
     for (int gi = 0; gi <= G; ++gi) r.begin[gi] = seg_begin(gi);
     const dim3 grid{unsigned(ntile), unsigned(BH), unsigned(G)};
-    const int cl = cluster_for(int(grid.x * grid.y * grid.z));
-    if (vec) launch_scan_nk<true, true>(NK, grid, cl, smem, s, c, st, t_begin, nc, L, sc, r);
-    else launch_scan_nk<true, false>(NK, grid, cl, smem, s, c, st, t_begin, nc, L, sc, r);
+    if (vec) launch_scan<true, true>(NK, grid, smem, s, c, st, t_begin, nc, L, sc, r);
+    else launch_scan<true, false>(NK, grid, smem, s, c, st, t_begin, nc, L, sc, r);
   }
 }
 
