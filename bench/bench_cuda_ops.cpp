@@ -3,7 +3,7 @@
 // bandwidth-bound ops (decode GEMV, mLSTM step, norms), FLOP over ~790 TFLOP/s bf16 for GEMMs.
 // CUDA events on the backend's stream, warm-up, median of repeats, random data; weights and states
 // rotate over copies larger than L2 so that repeats do not hit the cache.
-//   bench_cuda_ops [--quick | --mlstm-only]
+//   bench_cuda_ops [--quick] [--mlstm-only]
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -261,8 +261,12 @@ void model_bench(CudaBackend& be, double copy_tbs, double peak_tflops, bool quic
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
-  const bool mlstm_only = argc > 1 && std::strcmp(argv[1], "--mlstm-only") == 0;  // for profilers
+  bool quick = false, mlstm_only = false, mlstm_profile = false;  // --mlstm-only: for profilers
+  for (int i = 1; i < argc; ++i) {
+    quick = quick || std::strcmp(argv[i], "--quick") == 0;
+    mlstm_only = mlstm_only || std::strcmp(argv[i], "--mlstm-only") == 0;
+    mlstm_profile = mlstm_profile || std::strcmp(argv[i], "--mlstm-profile") == 0;
+  }
   if (quick) g_reps = 5;
   std::string why;
   if (!cuda_available(&why)) {
@@ -272,6 +276,28 @@ int main(int argc, char** argv) {
   CudaBackend be(0);
   g_be = &be;
   std::printf("%s\n\n", be.description().c_str());
+  if (mlstm_profile) {  // two chunkwise calls (7B layer, B=1, T=8192), then one step at B=16: for ncu
+    const int NH = 8, DK = 256, DV = 512, T = 8192, B = 16;
+    const int64_t QK = NH * DK, V = NH * DV, ld = 2 * QK + 2 * V + 2 * NH;
+    const size_t layer_state = size_t(NH) * (DK * DV + DK + 1);
+    DeviceBuffer state(&be, layer_state * B * 4), proj = rand_dev(size_t(T) * size_t(ld)), h(&be, size_t(T) * size_t(V) * 4);
+    be.zero(state.data(), layer_state * B * 4);
+    std::vector<MlstmState> st(B);
+    for (int b = 0; b < B; ++b) {
+      float* p = state.f32() + size_t(b) * layer_state;
+      st[size_t(b)] = {p, p + size_t(NH) * DK * DV, p + size_t(NH) * DK * DV + size_t(NH) * DK};
+    }
+    MlstmArgs a;
+    a.B = 1, a.T = T, a.NH = NH, a.DK = DK, a.DV = DV, a.ld = ld, a.gate_cap = 15.f, a.chunk = 64;
+    a.q = proj.f32(), a.k = a.q + QK, a.v = a.k + QK, a.igate = a.v + 2 * V, a.fgate = a.igate + NH, a.h = h.f32();
+    a.states = st.data();
+    be.mlstm(a);
+    be.mlstm(a);
+    a.B = B, a.T = 1;
+    be.mlstm(a);
+    be.synchronize();
+    return 0;
+  }
   const double peak_tflops = 790.0;
 
   // ---- ceiling: device-to-device copy ------------------------------------------------------------------
@@ -393,39 +419,71 @@ int main(int argc, char** argv) {
            fmtd("floor %.4f ms", bytes / (copy_tbs * 1e12) * 1e3));
   }
   std::printf("\n-- mLSTM chunkwise prefill (7B layer, chunk 64) --\n");
-  for (int T : {2048, 8192}) {
-    DeviceBuffer state = rand_dev(layer_state, 0.f);
-    be.zero(state.data(), layer_state * 4);
-    DeviceBuffer proj = rand_dev(size_t(T) * size_t(ld)), h(&be, size_t(T) * size_t(V) * 4);
-    float* p = state.f32();
-    MlstmState st{p, p + size_t(NH) * DK * DV, p + size_t(NH) * DK * DV + size_t(NH) * DK};
+  // Floor: q, k, v read once (float32) + h written once; FLOP of the chunkwise form at bf16 peak.
+  auto chunk_floor = [&](int B, int T) {
+    const double tok = double(B) * T;
+    const double bytes = tok * double(2 * QK + V) * 4 + tok * double(V) * 4;
+    const double L = 64, flop = tok * NH * (2.0 * L * DK + 2.0 * L * DV + 4.0 * DK * DV);
+    return std::max(bytes / (copy_tbs * 1e12), flop / (peak_tflops * 1e12)) * 1e3;
+  };
+  struct ChunkRun {
+    int B, T, window;  // window: chunks per window (0: the op's default)
+  };
+  for (ChunkRun run : {ChunkRun{1, 2048, 0}, ChunkRun{1, 8192, 0}, ChunkRun{1, 8192, 32}, ChunkRun{1, 8192, 16},
+                       ChunkRun{1, 16384, 0}, ChunkRun{4, 2048, 0}}) {
+    const int B = run.B, T = run.T;
+    DeviceBuffer state(&be, layer_state * size_t(B) * 4);
+    be.zero(state.data(), layer_state * size_t(B) * 4);
+    DeviceBuffer proj = rand_dev(size_t(B) * size_t(T) * size_t(ld)), h(&be, size_t(B) * size_t(T) * size_t(V) * 4);
+    std::vector<MlstmState> st(static_cast<size_t>(B));
+    for (int b = 0; b < B; ++b) {
+      float* p = state.f32() + size_t(b) * layer_state;
+      st[size_t(b)] = {p, p + size_t(NH) * DK * DV, p + size_t(NH) * DK * DV + size_t(NH) * DK};
+    }
     MlstmArgs a;
-    a.B = 1, a.T = T, a.NH = NH, a.DK = DK, a.DV = DV, a.ld = ld, a.gate_cap = 15.f, a.chunk = 64;
+    a.B = B, a.T = T, a.NH = NH, a.DK = DK, a.DV = DV, a.ld = ld, a.gate_cap = 15.f, a.chunk = 64;
     a.q = proj.f32(), a.k = a.q + QK, a.v = a.k + QK, a.igate = a.v + 2 * V, a.fgate = a.igate + NH, a.h = h.f32();
-    a.states = &st;
+    a.states = st.data();
+    be.set_mlstm_segment_chunks(run.window);
     const double ms = time_ms([&](int) { be.mlstm(a); }, quick ? 3 : 10);
-    {  // the kernels one by one (same scratch as the op uses)
+    be.set_mlstm_segment_chunks(0);
+    const std::string name = "mlstm chunkwise B=" + std::to_string(B) + " T=" + std::to_string(T) +
+                             (run.window ? " window " + std::to_string(run.window) : std::string());
+    report(name, ms, fmtd("%.0f ktok/s", double(B) * T / ms), fmtd("floor %.3f ms", chunk_floor(B, T)));
+    if (B == 1 && run.window == 0 && T <= 8192) {  // the kernels one by one, over one window of all chunks
       cuda::MlstmCell c{a.q, a.k, a.v, a.igate, a.fgate, a.ld, T, NH, DK, DV, 15.f, 1e-6f, 1.0f / 16.0f, a.h};
       cuda::MlstmStatePtrs sp{};
-      sp.C[0] = st.C, sp.n[0] = st.n, sp.m[0] = st.m;
+      sp.C[0] = st[0].C, sp.n[0] = st[0].n, sp.m[0] = st[0].m;
       const int nc = T / 64;
-      void* scratch =
-          be.workspace().get(cuda::Workspace::kMlstmStates, cuda::mlstm_chunk_scratch_bytes(1, NH, DK, DV, nc, 64));
-      for (unsigned stage : {cuda::kStageGates, cuda::kStageScan, cuda::kStageOutput}) {
-        const double sms =
-            time_ms([&](int) { cuda::launch_mlstm_chunkwise(c, sp, 1, 0, nc, 64, scratch, be.stream(), stage); },
-                    quick ? 3 : 10);
-        report(std::string("  stage ") + (stage == cuda::kStageGates  ? "gates (3 kernels)"
-                                          : stage == cuda::kStageScan ? "state scan"
-                                                                      : "output"),
+      const cuda::MlstmScanPlan plan = cuda::mlstm_scan_plan(1, NH, DV, nc, be.sm_count());
+      const size_t bytes = cuda::mlstm_chunk_scratch_bytes(1, NH, DK, DV, nc, 64, plan);
+      void* scratch = be.workspace().get(cuda::Workspace::kMlstmStates, bytes);
+      std::printf("  one window of %d chunks: plan G=%d P=%d, scratch %.1f MiB\n", nc, plan.G, plan.P,
+                  double(bytes) / (1 << 20));
+      for (unsigned stage : {cuda::kStageAll, cuda::kStageGates, cuda::kStagePrep, cuda::kStageScan, cuda::kStageOutput}) {
+        const double sms = time_ms(
+            [&](int) { cuda::launch_mlstm_chunkwise(c, sp, 1, 0, nc, 64, plan, scratch, be.stream(), stage); },
+            quick ? 3 : 10);
+        report(std::string("  one window: ") + (stage == cuda::kStageAll     ? "all stages"
+                                                : stage == cuda::kStageGates ? "gates (3 kernels)"
+                                                : stage == cuda::kStagePrep  ? "n scan + prep"
+                                                : stage == cuda::kStageScan  ? "pass 1 + combine"
+                                                                             : "pass 2 (scan with outputs)"),
                sms, "", "");
       }
+      // Variant: one segment (no two-level scan).
+      struct Variant {
+        const char* name;
+        cuda::MlstmScanPlan p;
+        unsigned stages;
+      };
+      for (const Variant& v : {Variant{"  variant: G=1 (no two-level scan), pass 2", {1, 1}, cuda::kStageOutput}}) {
+        const double vms = time_ms(
+            [&](int) { cuda::launch_mlstm_chunkwise(c, sp, 1, 0, nc, 64, v.p, scratch, be.stream(), v.stages); },
+            quick ? 3 : 10);
+        report(v.name, vms, "", "");
+      }
     }
-    // Floor: q, k, v read once (float32) + h written once; FLOP of the chunkwise form at bf16 peak.
-    const double bytes = double(T) * double(2 * QK + V) * 4 + double(T) * double(V) * 4;
-    const double L = 64, flop = double(T) * NH * (2.0 * L * DK + 2.0 * L * DV + 4.0 * DK * DV);
-    report("mlstm chunkwise T=" + std::to_string(T), ms, fmtd("%.0f ktok/s", T / ms),
-           fmtd("floor %.3f ms", std::max(bytes / (copy_tbs * 1e12), flop / (peak_tflops * 1e12)) * 1e3));
   }
 
   if (!mlstm_only) {

@@ -1,10 +1,12 @@
 // Why: the mLSTM cell on the GPU (xlstm-reference.md section 1). Two forms, as in the contract:
 //  - recurrent (mlstm_recurrent.cu): the step form; decode (T == 1), chunk <= 1, and the remainder of T
 //    that does not fill a chunk. Reads and writes each state matrix once per call, whatever the steps.
-//  - chunkwise (mlstm_chunk.cu): prefill; gate prefix sums, an inter-chunk state scan on tensor cores
-//    (tf32, fp32 state), and the intra-chunk parallel part on tensor cores (bf16x3 for the scores, bf16
-//    operands for the two value products, fp32 sums).
-// This header holds what the kernels and the host dispatch (mlstm.cu) share.
+//  - chunkwise (mlstm_chunk.cu): prefill, in windows of chunks: gate prefix sums, the n scan, a per-chunk
+//    prep (scores on tf32x3, their decayed mask, the normaliser in fp32, operands split into bf16 hi/lo),
+//    then a two-level inter-chunk scan: segments of chunks run in parallel from states a cheap pass
+//    computed (local segment states + a sequential combine), each block keeping its C tile in registers
+//    and producing the outputs of its chunks on the way (bf16x3 products, fp32 sums).
+// This header holds what the kernels and the host dispatch (mlstm_dispatch.cpp) share.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -18,6 +20,8 @@ class Workspace;
 
 constexpr int kMlstmMaxSeq = 64;  // sequences per launch (the state pointers travel as a kernel parameter)
 constexpr int kMlstmMaxChunk = 64;
+constexpr int kMlstmChunkMaxDK = 256;  // the chunkwise kernels keep a [64 x DK] state tile in registers
+constexpr int kMlstmMaxRanges = 32;    // segments (or pieces) of chunks per scan launch
 
 // State pointers of up to kMlstmMaxSeq sequences, passed by value (so a captured graph holds them).
 struct MlstmStatePtrs {
@@ -47,16 +51,25 @@ __device__ __forceinline__ float mlstm_logsigmoid(float x) { return fminf(x, 0.f
 void launch_mlstm_recurrent(const MlstmCell& c, const MlstmStatePtrs& st, int B, int t_begin, int t_count,
                             int* counters, cudaStream_t s);
 
-// Scratch of the chunkwise form for nc chunks of length L (bytes), and the form itself over steps
-// [t_begin, t_begin + nc*L). vec: q, k, v rows allow float4 loads.
-// stages: which kernels run (all by default; the benchmark times them one by one).
-constexpr unsigned kStageGates = 1, kStageScan = 2, kStageOutput = 4, kStageAll = 7;
-size_t mlstm_chunk_scratch_bytes(int B, int NH, int DK, int DV, int nc, int L);
-void launch_mlstm_chunkwise(const MlstmCell& c, const MlstmStatePtrs& st, int B, int t_begin, int nc, int L,
-                            void* scratch, cudaStream_t s, unsigned stages = kStageAll);
+// How a window of nc chunks is scanned: G segments run the output scan in parallel; when G > 1 the first
+// G-1 segments are first reduced to local end states in P pieces each (pass 1) and combined (pass 2).
+struct MlstmScanPlan {
+  int G = 1;
+  int P = 1;
+};
 
-// The op: validates, splits into launches, picks the form. segment_chunks: chunks per chunkwise segment
+// Scratch of the chunkwise form for a window of nc chunks of length L (bytes), and the form itself over
+// steps [t_begin, t_begin + nc*L). Needs DK <= kMlstmChunkMaxDK.
+// stages: which kernels run (all by default; the benchmark times them one by one).
+constexpr unsigned kStageGates = 1, kStagePrep = 2, kStageScan = 4, kStageOutput = 8, kStageAll = 15;
+size_t mlstm_chunk_scratch_bytes(int B, int NH, int DK, int DV, int nc, int L, MlstmScanPlan plan);
+void launch_mlstm_chunkwise(const MlstmCell& c, const MlstmStatePtrs& st, int B, int t_begin, int nc, int L,
+                            MlstmScanPlan plan, void* scratch, cudaStream_t s, unsigned stages = kStageAll);
+// The plan the op uses for B sequences on a GPU with sm_count multiprocessors.
+MlstmScanPlan mlstm_scan_plan(int B, int NH, int DV, int nc, int sm_count);
+
+// The op: validates, splits into launches, picks the form. window_chunks: chunks per chunkwise window
 // (0: as many as the scratch budget allows).
-void mlstm_forward(const MlstmArgs& a, Workspace& ws, bool recurrent_only, int segment_chunks, cudaStream_t s);
+void mlstm_forward(const MlstmArgs& a, Workspace& ws, bool recurrent_only, int window_chunks, cudaStream_t s);
 
 }  // namespace xlstm::cuda

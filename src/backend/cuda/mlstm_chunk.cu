@@ -1,21 +1,26 @@
-// Why: the chunkwise mLSTM (prefill) in five kernels per segment of nc chunks of length L <= 64:
+// Why: the chunkwise mLSTM (prefill) over a window of nc chunks of length L <= 64, in float32-faithful
+// precision and without a sequential chain over all chunks. Kernels, in launch order:
 //  1. gates_local  (warp per chunk): b_t = cumsum logsig(f~), g_t = i~_t - b_t, P_t = max_{s<=t} g_s.
-//  2. gates_scan   (warp per head): the scalar recurrence over chunks m_k = max(b_L + m_{k-1}, b_L + P_L);
-//     writes the final m to the state.
-//  3. gates_final  (warp per chunk): per token u_t = -max(m_prev, P_t) (= b_t - m_t), m_t, and the state
-//     weights w_t = exp(g_t + b_L - m_k); per chunk decay_k = exp(b_L + m_prev - m_k).
-//  4. state_scan   (grid DV/64 x DK/64 x heads, sequential over chunks): the state tile C [64, 64] lives
-//     in tensor-core accumulators (fp32); per chunk it is written out (bf16) as the state entering the
-//     chunk, then C = decay C + K^T diag(w) V on tf32 mma; blocks of the first DV tile carry n as one
-//     more accumulator column (n = decay n + K^T w). The next chunk's K, V, w are loaded into registers
-//     while the current one computes; one block barrier per chunk.
-//  5. chunk_output (block per chunk and head, all chunks in parallel):
-//     S = qs K^T with bf16x3 products (hi*hi + hi*lo + lo*hi: ~16-bit mantissas; plain bf16 here makes the
-//     normaliser ill-conditioned: 2-20% error on random inputs), M_ts = S_ts exp(u_t + g_s) for s <= t,
-//     h = (diag(exp(u_t + m_prev)) qs C_prev + M V) / (max(|exp(u_t + m_prev) qs.n_prev + sum_s M_ts|,
-//     exp(-m_t)) + eps) with bf16 operands and fp32 sums for the two products.
-// All are exact rewrites of xlstm-reference.md's chunkwise form; the tests compare with the CPU backend.
-#include <mma.h>
+//  2. gates_scan   (warp per head): the scalar recurrence m_k = max(b_L + m_{k-1}, b_L + P_L); final m.
+//  3. gates_final  (block per chunk): u_t = -max(m_prev, P_t) (= b_t - m_t), m_t, the state weights
+//     w_t = exp(g_t + b_L - m_k), decay_k = exp(b_L + m_prev - m_k), and nloc_k = sum_t w_t k_t (fp32).
+//  4. nscan        (thread per n element): n_k = decay_k n_{k-1} + nloc_k; n entering every chunk; final n.
+//  5. prep         (block per chunk): S = qs K^T on tf32x3 (fp32-faithful: the normaliser below cancels
+//     and amplifies score errors), M_ts = S_ts exp(u_t + g_s) (s <= t), its row sums, the normaliser
+//     den_t = max(|a_t qs_t.n_prev + sum_s M_ts|, exp(-m_t)) + eps in fp32 (a_t = exp(u_t + m_prev)), and
+//     the operands of the scan split into bf16 hi/lo planes: Q'_t = a_t qs_t, Kw_s = w_s k_s, M.
+//  6. scan         (block per 64 columns of DV, head and range of chunks; the C tile [64 x DK] in
+//     registers as mma accumulators, transposed: C^T [dv x dk]). Per chunk:
+//       h = (Q' C + M V) / den    (the accumulators of C^T are already the B fragments of Q' C)
+//       C = decay C + Kw^T V      (both products bf16x3: hi*hi + hi*lo + lo*hi, fp32 sums)
+//     Two-level: with G > 1 segments, pass 1 (same kernel, no output) runs the first G-1 segments from
+//     zero in P pieces each, giving local end states; 7. combine chains them (C = Delta C + C_local per
+//     piece, scalar Delta per head) into the state entering every segment; pass 2 then scans all G
+//     segments in parallel with outputs. Each piece / segment has its own stabiliser-consistent weights
+//     because every weight above is relative to the true running maximum m computed in step 2.
+// All are exact rewrites of xlstm-reference.md's chunkwise form; the tests compare with a float64
+// recurrence and with the CPU backend. Operands of chunks shorter than 64 are zero-padded to 64 rows.
+#include <algorithm>
 
 #include "backend/cuda/cuda_common.cuh"
 #include "backend/cuda/mlstm.cuh"
@@ -23,49 +28,124 @@
 namespace xlstm::cuda {
 namespace {
 
-using namespace nvcuda;
-
 inline int round_up(int x, int m) { return (x + m - 1) / m * m; }
-
-// Scratch layout of one segment (all per head-sequence pair bh = b * NH + h).
-struct ChunkScratch {
-  float* bcum;     // [BH, nc*L]  b_t
-  float* gval;     // [BH, nc*L]  g_t = i_t - b_t
-  float* pmax;     // [BH, nc*L]  P_t, then u_t = -max(m_prev, P_t)
-  float* mtok;     // [BH, nc*L]  m_t
-  float* wtok;     // [BH, nc*L]  w_t
-  float* mprev;    // [BH, nc]    m entering chunk k
-  float* mk;       // [BH, nc]    m leaving chunk k
-  float* decay;    // [BH, nc]
-  float* nbuf;     // [BH, nc, DKp]      n entering chunk k
-  uint16_t* cbuf;  // [BH, nc, DKp, DVp] C entering chunk k (bf16)
-  int DKp, DVp;
-};
-
 size_t up256(size_t x) { return (x + 255) / 256 * 256; }
 
-ChunkScratch carve(void* base, int BH, int DK, int DV, int nc, int L) {
-  ChunkScratch s;
-  s.DKp = round_up(DK, 64), s.DVp = round_up(DV, 64);
+// Scratch layout of one window (all per head-sequence pair bh = b * NH + h).
+struct ChunkScratch {
+  float* bcum;      // [BH, nc*L]  b_t
+  float* gval;      // [BH, nc*L]  g_t = i_t - b_t
+  float* utok;      // [BH, nc*L]  P_t, then u_t = -max(m_prev, P_t)
+  float* mtok;      // [BH, nc*L]  m_t
+  float* wtok;      // [BH, nc*L]  w_t
+  float* mprev;     // [BH, nc]    m entering chunk k
+  float* mk;        // [BH, nc]    m leaving chunk k
+  float* decay;     // [BH, nc]
+  float* nloc;      // [BH, nc, DKp]  sum_t w_t k_t
+  float* nprev;     // [BH, nc, DKp]  n entering chunk k
+  float* den;       // [BH, nc, 64]
+  uint16_t* qp;     // [BH, nc, 2, 64, DKp]  Q' as bf16: hi plane, then lo plane
+  uint16_t* kw;     // [BH, nc, 2, 64, DKp]  Kw
+  uint16_t* mm;     // [BH, nc, 2, 64, 64]   M
+  float* delta;     // [BH, Ptot]            decay over each pass-1 piece
+  float* cloc;      // [Ptot, BH, DK*DV]     local end state of each piece
+  float* cin;       // [G, BH, DK*DV]        state entering each segment (G > 1)
+  int DKp;
+};
+
+ChunkScratch carve(void* base, int BH, int DK, int DV, int nc, int L, MlstmScanPlan plan, size_t* total) {
+  ChunkScratch s{};
+  s.DKp = round_up(DK, 64);
+  const int G = plan.G, Ptot = G > 1 ? (G - 1) * plan.P : 0;
   char* p = static_cast<char*>(base);
+  size_t used = 0;
   auto take = [&](size_t bytes) {
-    char* r = p;
-    p += up256(bytes);
+    char* r = p ? p + used : nullptr;
+    used += up256(bytes);
     return r;
   };
-  const size_t tok = size_t(BH) * nc * L * 4, chk = size_t(BH) * nc * 4;
+  const size_t tok = size_t(BH) * nc * L * 4, chk = size_t(BH) * nc * 4, DKDV = size_t(DK) * DV;
   s.bcum = reinterpret_cast<float*>(take(tok));
   s.gval = reinterpret_cast<float*>(take(tok));
-  s.pmax = reinterpret_cast<float*>(take(tok));
+  s.utok = reinterpret_cast<float*>(take(tok));
   s.mtok = reinterpret_cast<float*>(take(tok));
   s.wtok = reinterpret_cast<float*>(take(tok));
   s.mprev = reinterpret_cast<float*>(take(chk));
   s.mk = reinterpret_cast<float*>(take(chk));
   s.decay = reinterpret_cast<float*>(take(chk));
-  s.nbuf = reinterpret_cast<float*>(take(size_t(BH) * nc * s.DKp * 4));
-  s.cbuf = reinterpret_cast<uint16_t*>(take(size_t(BH) * nc * s.DKp * s.DVp * 2));
+  s.nloc = reinterpret_cast<float*>(take(size_t(BH) * nc * s.DKp * 4));
+  s.nprev = reinterpret_cast<float*>(take(size_t(BH) * nc * s.DKp * 4));
+  s.den = reinterpret_cast<float*>(take(size_t(BH) * nc * 64 * 4));
+  s.qp = reinterpret_cast<uint16_t*>(take(size_t(BH) * nc * 2 * 64 * s.DKp * 2));
+  s.kw = reinterpret_cast<uint16_t*>(take(size_t(BH) * nc * 2 * 64 * s.DKp * 2));
+  s.mm = reinterpret_cast<uint16_t*>(take(size_t(BH) * nc * 2 * 64 * 64 * 2));
+  s.delta = reinterpret_cast<float*>(take(size_t(BH) * (Ptot > 0 ? Ptot : 1) * 4));
+  s.cloc = reinterpret_cast<float*>(take(size_t(Ptot) * BH * DKDV * 4));
+  s.cin = reinterpret_cast<float*>(take(size_t(G > 1 ? G : 0) * BH * DKDV * 4));
+  if (total) *total = used;
   return s;
 }
+
+// ---- small device helpers -------------------------------------------------------------------------------
+__device__ __forceinline__ uint32_t pack_bf16x2(float a, float b) {  // a in the low half
+  __nv_bfloat162 p = __floats2bfloat162_rn(a, b);
+  return *reinterpret_cast<uint32_t*>(&p);
+}
+// (a, b) = hi + lo with hi, lo bf16 pairs: ~16 significant bits.
+__device__ __forceinline__ void split2(float a, float b, uint32_t& hi, uint32_t& lo) {
+  hi = pack_bf16x2(a, b);
+  const float2 h = unpack_bf16x2(hi);
+  lo = pack_bf16x2(a - h.x, b - h.y);
+}
+__device__ __forceinline__ uint32_t to_tf32(float x) {
+  uint32_t r;
+  asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(x));
+  return r;
+}
+__device__ __forceinline__ void split_tf32(float x, uint32_t& hi, uint32_t& lo) {
+  hi = to_tf32(x);
+  lo = to_tf32(x - __uint_as_float(hi));
+}
+__device__ __forceinline__ void mma_bf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+__device__ __forceinline__ void mma_tf32(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+__device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], const uint16_t* p) {
+  const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(p));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(s));
+}
+__device__ __forceinline__ void ldsm_x4_t(uint32_t (&r)[4], const uint16_t* p) {
+  const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(p));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(s));
+}
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
+  const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem));
+}
+// 16 or 4 bytes, the rest of the destination zero-filled when src_bytes is smaller (0: all zeros).
+__device__ __forceinline__ void cp_async16_zfill(void* smem, const void* gmem, uint32_t src_bytes) {
+  const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(src_bytes));
+}
+__device__ __forceinline__ void cp_async4_zfill(void* smem, const void* gmem, uint32_t src_bytes) {
+  const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(s), "l"(gmem), "r"(src_bytes));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
+__device__ __forceinline__ void cp_async_wait_1() { asm volatile("cp.async.wait_group 1;\n" ::: "memory"); }
 
 // ---- 1. gates_local ------------------------------------------------------------------------------------
 constexpr int kGateWarps = 8;
@@ -103,7 +183,7 @@ __global__ __launch_bounds__(kGateWarps * 32) void gates_local_kernel(MlstmCell 
     const float pt = fmaxf(carry_p, pm);
     if (valid) {
       const int64_t o = int64_t(bh) * nc * L + int64_t(chunk) * L + tl;
-      sc.bcum[o] = bt, sc.gval[o] = g, sc.pmax[o] = pt;
+      sc.bcum[o] = bt, sc.gval[o] = g, sc.utok[o] = pt;
     }
     carry_b = __shfl_sync(0xffffffffu, bt, 31);
     carry_p = __shfl_sync(0xffffffffu, pt, 31);
@@ -123,7 +203,7 @@ __global__ void gates_scan_kernel(MlstmCell c, const __grid_constant__ MlstmStat
     if (k < nc) {
       const int64_t o = int64_t(bh) * nc * L + int64_t(k) * L + (L - 1);
       bL = sc.bcum[o];
-      A = bL + sc.pmax[o];
+      A = bL + sc.utok[o];
     }
     float my_prev = 0.f, my_m = 0.f;
     const int cnt = nc - k0 < 32 ? nc - k0 : 32;
@@ -141,465 +221,747 @@ __global__ void gates_scan_kernel(MlstmCell c, const __grid_constant__ MlstmStat
   if (lane == 0) *mg = m;
 }
 
-// ---- 3. gates_final ------------------------------------------------------------------------------------
-__global__ __launch_bounds__(kGateWarps * 32) void gates_final_kernel(int nc, int L, ChunkScratch sc) {
-  const int lane = threadIdx.x & 31;
-  const int chunk = blockIdx.x * kGateWarps + (threadIdx.x >> 5);
-  const int bh = blockIdx.y;
-  if (chunk >= nc) return;
-  const int64_t base = int64_t(bh) * nc * L + int64_t(chunk) * L;
-  const float mprev = sc.mprev[int64_t(bh) * nc + chunk], mk = sc.mk[int64_t(bh) * nc + chunk];
+// ---- 3. gates_final + nloc -----------------------------------------------------------------------------
+constexpr int kFinalThreads = 256;
+
+template <bool VEC>
+__global__ __launch_bounds__(kFinalThreads) void gates_final_kernel(MlstmCell c, int t_begin, int nc, int L,
+                                                                     ChunkScratch sc) {
+  __shared__ float w_s[kMlstmMaxChunk];
+  __shared__ __align__(16) float part[3][kMlstmChunkMaxDK];
+  const int tid = threadIdx.x;
+  const int chunk = blockIdx.x, bh = blockIdx.y, b = bh / c.NH, hh = bh % c.NH;
+  const int64_t ci = int64_t(bh) * nc + chunk, base = ci * L;
+  const float mprev = sc.mprev[ci], mk = sc.mk[ci];
   const float bL = sc.bcum[base + L - 1];
-  if (lane == 0) sc.decay[int64_t(bh) * nc + chunk] = expf(bL + mprev - mk);
-  for (int t = lane; t < L; t += 32) {
-    const float u = -fmaxf(mprev, sc.pmax[base + t]);
-    const float g = sc.gval[base + t];
-    sc.pmax[base + t] = u;
-    sc.mtok[base + t] = sc.bcum[base + t] - u;
-    sc.wtok[base + t] = expf(g + bL - mk);
+  if (tid == 0) sc.decay[ci] = expf(bL + mprev - mk);
+  if (tid < L) {
+    const float u = -fmaxf(mprev, sc.utok[base + tid]);
+    const float w = expf(sc.gval[base + tid] + bL - mk);
+    sc.utok[base + tid] = u;
+    sc.mtok[base + tid] = sc.bcum[base + tid] - u;
+    sc.wtok[base + tid] = w;
+    w_s[tid] = w;
+  }
+  __syncthreads();
+  // nloc[d] = sum_t w_t k_t[d]: 4 token groups x 64 threads of 4 columns, then a sum over the groups.
+  const float* kb = c.k + (int64_t(b) * c.T + t_begin + int64_t(chunk) * L) * c.ld + int64_t(hh) * c.DK;
+  const int tg = tid >> 6, d = (tid & 63) * 4;
+  float acc[4] = {0.f, 0.f, 0.f, 0.f};
+  if (d < sc.DKp) {
+#pragma unroll 4
+    for (int t = tg; t < L; t += 4) {
+      const float w = w_s[t];
+      const float* kr = kb + int64_t(t) * c.ld + d;
+      if (VEC) {
+        if (d < c.DK) {
+          const float4 k4 = *reinterpret_cast<const float4*>(kr);
+          acc[0] += k4.x * w, acc[1] += k4.y * w, acc[2] += k4.z * w, acc[3] += k4.w * w;
+        }
+      } else {
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          if (d + e < c.DK) acc[e] += kr[e] * w;
+      }
+    }
+  }
+  if (tg > 0 && d < sc.DKp) *reinterpret_cast<float4*>(&part[tg - 1][d]) = make_float4(acc[0], acc[1], acc[2], acc[3]);
+  __syncthreads();
+  if (tg == 0 && d < sc.DKp) {
+    float* out = sc.nloc + ci * sc.DKp + d;
+#pragma unroll
+    for (int e = 0; e < 4; ++e) out[e] = acc[e] + part[0][d + e] + part[1][d + e] + part[2][d + e];
   }
 }
 
-// ---- 4. state_scan -------------------------------------------------------------------------------------
-constexpr int kScanWarps = 4;
-constexpr int kScanThreads = kScanWarps * 32;
-constexpr int kTile = 64;
-constexpr int kLdF = kTile + 4;  // padded float row (68: 16-row and 8-row tiles stay 32-byte aligned)
-constexpr int kLdW = 16 + 4;     // the w / n column tile (one used column of 16)
-// Shared memory (bytes): K and V tiles (x2 buffers), the w tile (x2), C staging, n staging.
-constexpr int kScanOffK = 0, kScanOffV = kScanOffK + 2 * kTile * kLdF * 4, kScanOffW = kScanOffV + 2 * kTile * kLdF * 4,
-              kScanOffC = kScanOffW + 2 * kTile * kLdW * 4, kScanOffN = kScanOffC + kTile * kLdF * 4,
-              kScanSmem = kScanOffN + kTile * kLdW * 4;
+// ---- 4. nscan ------------------------------------------------------------------------------------------
+constexpr int kNscanThreads = 64;
 
-// VEC: k and v rows allow float4 loads (ld, DK, DV multiples of 4, aligned bases).
-template <bool VEC>
-__global__ __launch_bounds__(kScanThreads, 2) void state_scan_kernel(MlstmCell c,
-                                                                    const __grid_constant__ MlstmStatePtrs st,
-                                                                    int t_begin, int nc, int L, ChunkScratch sc) {
-  extern __shared__ __align__(128) unsigned char smem[];
-  float* Ksm = reinterpret_cast<float*>(smem + kScanOffK);  // [2][64][kLdF]
-  float* Vsm = reinterpret_cast<float*>(smem + kScanOffV);  // [2][64][kLdF]
-  float* Wsm = reinterpret_cast<float*>(smem + kScanOffW);  // [2][64][kLdW], column 0 = w_t
-  float* Csm = reinterpret_cast<float*>(smem + kScanOffC);  // [64][kLdF]; warp w uses rows 16w..16w+15
-  float* Nsm = reinterpret_cast<float*>(smem + kScanOffN);  // [64][kLdW]; likewise
-  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int dv0 = blockIdx.x * kTile, dk0 = blockIdx.y * kTile;
-  const int bh = blockIdx.z, b = bh / c.NH, hh = bh % c.NH;
-  const int DK = c.DK, DV = c.DV;
-  float* Cg = st.C[b] + int64_t(hh) * DK * DV;
-  float* ng = st.n[b] + int64_t(hh) * DK;
-  const bool own_n = blockIdx.x == 0;  // uniform per block
-  const float* kb = c.k + int64_t(hh) * DK + dk0;
-  const float* vb = c.v + int64_t(hh) * DV + dv0;
-
-  // Initial state tile -> staging -> accumulators; zero the w tiles (only column 0 is ever written).
-  for (int e = tid; e < kTile * kTile; e += kScanThreads) {
-    const int r = e / kTile, col = e % kTile;
-    Csm[r * kLdF + col] = (dk0 + r < DK && dv0 + col < DV) ? Cg[int64_t(dk0 + r) * DV + dv0 + col] : 0.f;
-  }
-  for (int e = tid; e < 2 * kTile * kLdW; e += kScanThreads) Wsm[e] = 0.f;
-  for (int e = tid; e < kTile * kLdW; e += kScanThreads) {  // n in column 0 (one writer per element)
-    const int r = e / kLdW;
-    Nsm[e] = (own_n && e % kLdW == 0 && dk0 + r < DK) ? ng[dk0 + r] : 0.f;
-  }
-  __syncthreads();
-  wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[4], nacc;
+__global__ __launch_bounds__(kNscanThreads) void nscan_kernel(MlstmCell c, const __grid_constant__ MlstmStatePtrs st,
+                                                              int nc, ChunkScratch sc) {
+  const int bh = blockIdx.y, b = bh / c.NH, hh = bh % c.NH;
+  const int d = blockIdx.x * kNscanThreads + threadIdx.x;
+  if (d >= sc.DKp) return;
+  float* ng = st.n[b] + int64_t(hh) * c.DK;
+  float n = d < c.DK ? ng[d] : 0.f;
+  const float* dec = sc.decay + int64_t(bh) * nc;
+  const float* nl = sc.nloc + int64_t(bh) * nc * sc.DKp + d;
+  float* np = sc.nprev + int64_t(bh) * nc * sc.DKp + d;
+  // Loads in batches ahead of the chain (the stores to nprev could alias them otherwise).
+  constexpr int kBatch = 16;
+  for (int k0 = 0; k0 < nc; k0 += kBatch) {
+    float dk[kBatch], lk[kBatch];
 #pragma unroll
-  for (int j = 0; j < 4; ++j)
-    wmma::load_matrix_sync(acc[j], Csm + warp * 16 * kLdF + j * 16, kLdF, wmma::mem_row_major);
-  wmma::load_matrix_sync(nacc, Nsm + warp * 16 * kLdW, kLdW, wmma::mem_row_major);
-
-  // Prefetch registers (VEC): thread moves float4 j of the K tile and of the V tile: row f/16, col (f%16)*4.
-  float4 kreg[8], vreg[8];
-  float wreg[8], dreg = 0.f;
-  auto fetch = [&](int chunk) {
-    const int64_t row0 = int64_t(b) * c.T + t_begin + int64_t(chunk) * L;
-    const int64_t tok0 = int64_t(bh) * nc * L + int64_t(chunk) * L;
-    dreg = sc.decay[int64_t(bh) * nc + chunk];
-#pragma unroll
-    for (int j = 0; j < 8; ++j) {
-      const int f = tid + kScanThreads * j, r = f >> 4, c4 = (f & 15) * 4;
-      const bool rv = r < L;
-      wreg[j] = rv ? sc.wtok[tok0 + r] : 0.f;
-      kreg[j] = rv && dk0 + c4 < DK ? *reinterpret_cast<const float4*>(kb + (row0 + r) * c.ld + c4)
-                                    : make_float4(0.f, 0.f, 0.f, 0.f);
-      vreg[j] = rv && dv0 + c4 < DV ? *reinterpret_cast<const float4*>(vb + (row0 + r) * c.ld + c4)
-                                    : make_float4(0.f, 0.f, 0.f, 0.f);
+    for (int j = 0; j < kBatch; ++j) {
+      const bool ok = k0 + j < nc;
+      dk[j] = ok ? dec[k0 + j] : 0.f;
+      lk[j] = ok ? nl[int64_t(k0 + j) * sc.DKp] : 0.f;
     }
-  };
-  if (VEC) fetch(0);
-
-  for (int k = 0; k < nc; ++k) {
-    const int buf = k & 1;
-    float* Ks = Ksm + buf * kTile * kLdF;
-    float* Vs = Vsm + buf * kTile * kLdF;
-    float* Ws = Wsm + buf * kTile * kLdW;
-    float decay;
-    // (1) chunk k's K, V * w, w -> buffer `buf` (last read two chunks ago, before the previous barrier).
-    if (VEC) {
-      decay = dreg;
 #pragma unroll
-      for (int j = 0; j < 8; ++j) {
-        const int f = tid + kScanThreads * j, r = f >> 4, c4 = (f & 15) * 4;
-        const float w = wreg[j];
-        if (c4 == 0) Ws[r * kLdW] = w;
-        *reinterpret_cast<float4*>(Ks + r * kLdF + c4) = kreg[j];
-        *reinterpret_cast<float4*>(Vs + r * kLdF + c4) =
-            make_float4(vreg[j].x * w, vreg[j].y * w, vreg[j].z * w, vreg[j].w * w);
+    for (int j = 0; j < kBatch; ++j) {
+      if (k0 + j < nc) {
+        np[int64_t(k0 + j) * sc.DKp] = n;
+        n = dk[j] * n + lk[j];
+      }
+    }
+  }
+  if (d < c.DK) ng[d] = n;
+}
+
+// ---- 5. prep -------------------------------------------------------------------------------------------
+constexpr int kPrepThreads = 256;
+constexpr int kPrepLd = 68;  // fp32 row of a 64-wide slab: 68 = 4 mod 32 keeps the tf32 fragment loads conflict-free
+constexpr int kPrepSlab = 64 * kPrepLd;                          // floats of one q or k slab
+constexpr int kPrepSmem = 4 * kPrepSlab * 4;                      // q, k slabs, double-buffered (bytes)
+
+template <bool VEC>
+__global__ __launch_bounds__(kPrepThreads, 3) void prep_kernel(MlstmCell c, int t_begin, int nc, int L, ChunkScratch sc) {
+  extern __shared__ __align__(128) unsigned char psmem[];
+  float* slabs = reinterpret_cast<float*>(psmem);  // [2 buffers][q, k][64][kPrepLd]
+  __shared__ float u_s[64], g_s[64], a_s[64], w_s[64], qsn_s[64], rs_s[2][64];
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, cq = lane & 3;
+  const int chunk = blockIdx.x, bh = blockIdx.y, b = bh / c.NH, hh = bh % c.NH;
+  const int DK = c.DK, DKp = sc.DKp, nslab = DKp / 64;
+  const int64_t row0 = int64_t(b) * c.T + t_begin + int64_t(chunk) * L;
+  const int64_t ci = int64_t(bh) * nc + chunk, tok0 = ci * L;
+  const float mprev = sc.mprev[ci];
+  const float* qb = c.q + row0 * c.ld + int64_t(hh) * DK;
+  const float* kb = c.k + row0 * c.ld + int64_t(hh) * DK;
+
+  // Slab d0..d0+63 of q and k (rows >= L and columns >= DK zero-filled) into buffer `buf`.
+  auto issue = [&](int s, int buf) {
+    float* qd = slabs + (2 * buf) * kPrepSlab;
+    float* kd = qd + kPrepSlab;
+    const int d0 = s * 64;
+    if (VEC) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int e = tid + kPrepThreads * i, r = e >> 4, cc = (e & 15) * 4;
+        const bool ok = r < L && d0 + cc < DK;
+        const int64_t off = ok ? int64_t(r) * c.ld + d0 + cc : 0;
+        cp_async16_zfill(qd + r * kPrepLd + cc, qb + off, ok ? 16u : 0u);
+        cp_async16_zfill(kd + r * kPrepLd + cc, kb + off, ok ? 16u : 0u);
       }
     } else {
-      const int64_t row0 = int64_t(b) * c.T + t_begin + int64_t(k) * L;
-      const int64_t tok0 = int64_t(bh) * nc * L + int64_t(k) * L;
-      decay = sc.decay[int64_t(bh) * nc + k];
-      for (int e = tid; e < kTile * kTile; e += kScanThreads) {
-        const int r = e / kTile, cc = e % kTile;
-        const bool rv = r < L;
-        const float w = rv ? sc.wtok[tok0 + r] : 0.f;
-        if (cc == 0) Ws[r * kLdW] = w;
-        Ks[r * kLdF + cc] = rv && dk0 + cc < DK ? kb[(row0 + r) * c.ld + cc] : 0.f;
-        Vs[r * kLdF + cc] = rv && dv0 + cc < DV ? vb[(row0 + r) * c.ld + cc] * w : 0.f;
+#pragma unroll 4
+      for (int i = 0; i < 16; ++i) {
+        const int e = tid + kPrepThreads * i, r = e >> 6, cc = e & 63;
+        const bool ok = r < L && d0 + cc < DK;
+        const int64_t off = ok ? int64_t(r) * c.ld + d0 + cc : 0;
+        cp_async4_zfill(qd + r * kPrepLd + cc, qb + off, ok ? 4u : 0u);
+        cp_async4_zfill(kd + r * kPrepLd + cc, kb + off, ok ? 4u : 0u);
       }
     }
-    __syncthreads();
-    if (VEC && k + 1 < nc) fetch(k + 1);
-    // (2) this warp's rows of the state entering chunk k -> Cbuf (bf16) and nbuf. Warp-private staging.
-#pragma unroll
-    for (int j = 0; j < 4; ++j)
-      wmma::store_matrix_sync(Csm + warp * 16 * kLdF + j * 16, acc[j], kLdF, wmma::mem_row_major);
-    if (own_n) wmma::store_matrix_sync(Nsm + warp * 16 * kLdW, nacc, kLdW, wmma::mem_row_major);
-    __syncwarp();
-    {
-      uint16_t* cb = sc.cbuf + ((int64_t(bh) * nc + k) * sc.DKp + dk0 + warp * 16) * sc.DVp + dv0;
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {  // 16 rows x 8 groups of 8 columns = 128 uint4 per warp
-        const int e = lane + 32 * i, r = e >> 3, c8 = (e & 7) * 8;
-        const float* src = Csm + (warp * 16 + r) * kLdF + c8;
-        __nv_bfloat162 p0 = __floats2bfloat162_rn(src[0], src[1]), p1 = __floats2bfloat162_rn(src[2], src[3]);
-        __nv_bfloat162 p2 = __floats2bfloat162_rn(src[4], src[5]), p3 = __floats2bfloat162_rn(src[6], src[7]);
-        uint4 o;
-        o.x = *reinterpret_cast<uint32_t*>(&p0), o.y = *reinterpret_cast<uint32_t*>(&p1);
-        o.z = *reinterpret_cast<uint32_t*>(&p2), o.w = *reinterpret_cast<uint32_t*>(&p3);
-        *reinterpret_cast<uint4*>(cb + int64_t(r) * sc.DVp + c8) = o;
-      }
-      if (own_n && lane < 16)
-        sc.nbuf[(int64_t(bh) * nc + k) * sc.DKp + dk0 + warp * 16 + lane] = Nsm[(warp * 16 + lane) * kLdW];
-    }
-    __syncwarp();  // staging rows are rewritten next chunk by this warp only
-    // (3) C = decay C + K^T diag(w) V; n = decay n + K^T w.   A = K^T: column-major view of Ks.
-#pragma unroll
-    for (int j = 0; j < 4; ++j)
-      for (int e = 0; e < acc[j].num_elements; ++e) acc[j].x[e] *= decay;
-    if (own_n)
-      for (int e = 0; e < nacc.num_elements; ++e) nacc.x[e] *= decay;
-    for (int t0 = 0; t0 < L; t0 += 8) {
-      wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::col_major> a;
-      wmma::load_matrix_sync(a, Ks + t0 * kLdF + warp * 16, kLdF);
-      for (int e = 0; e < a.num_elements; ++e) a.x[e] = wmma::__float_to_tf32(a.x[e]);
-#pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> bf;
-        wmma::load_matrix_sync(bf, Vs + t0 * kLdF + j * 16, kLdF);
-        for (int e = 0; e < bf.num_elements; ++e) bf.x[e] = wmma::__float_to_tf32(bf.x[e]);
-        wmma::mma_sync(acc[j], a, bf, acc[j]);
-      }
-      if (own_n) {
-        wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> bw;
-        wmma::load_matrix_sync(bw, Ws + t0 * kLdW, kLdW);
-        for (int e = 0; e < bw.num_elements; ++e) bw.x[e] = wmma::__float_to_tf32(bw.x[e]);
-        wmma::mma_sync(nacc, a, bw, nacc);
-      }
-    }
+    cp_async_commit();
+  };
+  issue(0, 0);
+  if (tid < 64) {
+    const bool v = tid < L;
+    const float u = v ? sc.utok[tok0 + tid] : 0.f;
+    u_s[tid] = u;
+    g_s[tid] = v ? sc.gval[tok0 + tid] : 0.f;
+    a_s[tid] = v ? expf(u + mprev) : 0.f;
+    w_s[tid] = v ? sc.wtok[tok0 + tid] : 0.f;
   }
 
-  // Final state -> global (through this warp's staging rows).
+  // Scores: warp -> m-tile mt (16 rows t), n-tiles nt0..nt0+3 (8 columns s each); only s <= t is needed.
+  const int mt = warp >> 1, nt0 = (warp & 1) * 4;
+  float sacc[4][4];
 #pragma unroll
   for (int j = 0; j < 4; ++j)
-    wmma::store_matrix_sync(Csm + warp * 16 * kLdF + j * 16, acc[j], kLdF, wmma::mem_row_major);
-  if (own_n) wmma::store_matrix_sync(Nsm + warp * 16 * kLdW, nacc, kLdW, wmma::mem_row_major);
-  __syncwarp();
-  for (int e = lane; e < 16 * kTile; e += 32) {
-    const int r = warp * 16 + e / kTile, col = e % kTile;
-    if (dk0 + r < DK && dv0 + col < DV) Cg[int64_t(dk0 + r) * DV + dv0 + col] = Csm[r * kLdF + col];
-  }
-  if (own_n && lane < 16 && dk0 + warp * 16 + lane < DK) ng[dk0 + warp * 16 + lane] = Nsm[(warp * 16 + lane) * kLdW];
-}
-
-// ---- 5. chunk_output -----------------------------------------------------------------------------------
-constexpr int kOutWarps = 8;
-constexpr int kOutThreads = kOutWarps * 32;
-constexpr int kOutCols = kOutWarps * 32;  // output columns per pass (32 per warp)
-constexpr int kLdH = 64 + 8;              // bf16 row of a 64-wide tile (144 bytes)
-constexpr int kLdC = kOutCols + 8;        // bf16 row of a 256-wide tile (528 bytes)
-constexpr int kLdS = 64 + 4;              // f32 row of S (272 bytes)
-constexpr int kLdO = kOutCols + 4;        // f32 row of the output staging (1040 bytes)
-// Shared memory (bytes): [Q2: 64 x (DKp+8) bf16, persistent] [region: phase 1 = Qh Ql Kh Kl slabs;
-// then S (f32); then per output pass C slab + V slice, then O staging] [P bf16] [per-row values].
-constexpr int kTileH = 64 * kLdH * 2;
-constexpr int kRegion1 = 4 * kTileH, kRegionS = 64 * kLdS * 4, kRegion3 = 2 * 64 * kLdC * 2, kRegionO = 64 * kLdO * 4;
-constexpr int kRegion = kRegion3 > kRegionO ? kRegion3 : kRegionO;
-static_assert(kRegion >= kRegion1 && kRegion >= kRegionS, "region sizes");
-inline int out_smem_bytes(int DKp) { return 64 * (DKp + 8) * 2 + kRegion + kTileH + 5 * 64 * 4; }
-
-__device__ __forceinline__ void split_bf16(float x, __nv_bfloat16& hi, __nv_bfloat16& lo) {
-  hi = __float2bfloat16_rn(x);
-  lo = __float2bfloat16_rn(x - __bfloat162float(hi));
-}
-
-template <bool VEC>
-__global__ __launch_bounds__(kOutThreads, 2) void chunk_output_kernel(MlstmCell c, int t_begin, int nc, int L,
-                                                                     ChunkScratch sc) {
-  extern __shared__ __align__(128) unsigned char smem[];
-  const int DKp = sc.DKp, ldq = DKp + 8;
-  __nv_bfloat16* Q2 = reinterpret_cast<__nv_bfloat16*>(smem);
-  unsigned char* region = smem + 64 * ldq * 2;
-  __nv_bfloat16* Qh = reinterpret_cast<__nv_bfloat16*>(region);
-  __nv_bfloat16* Ql = Qh + 64 * kLdH;
-  __nv_bfloat16* Kh = Ql + 64 * kLdH;
-  __nv_bfloat16* Kl = Kh + 64 * kLdH;
-  float* Sf = reinterpret_cast<float*>(region);
-  __nv_bfloat16* Cb = reinterpret_cast<__nv_bfloat16*>(region);
-  __nv_bfloat16* Vb = Cb + 64 * kLdC;
-  float* Of = reinterpret_cast<float*>(region);
-  __nv_bfloat16* Pb = reinterpret_cast<__nv_bfloat16*>(region + kRegion);
-  float* u_s = reinterpret_cast<float*>(region + kRegion + kTileH);
-  float* g_s = u_s + 64;
-  float* mt_s = g_s + 64;
-  float* den_s = mt_s + 64;
-
-  const int tid = threadIdx.x, warp = tid >> 5;
-  const int chunk = blockIdx.x, bh = blockIdx.y, b = bh / c.NH, hh = bh % c.NH;
-  const int DK = c.DK, DV = c.DV;
-  const int64_t row0 = int64_t(b) * c.T + t_begin + int64_t(chunk) * L;  // first row of the chunk
-  const int64_t tok0 = int64_t(bh) * nc * L + int64_t(chunk) * L;
-  const float mprev = sc.mprev[int64_t(bh) * nc + chunk];
-  const float* nprev = sc.nbuf + (int64_t(bh) * nc + chunk) * DKp;
-  const uint16_t* cprev = sc.cbuf + (int64_t(bh) * nc + chunk) * DKp * sc.DVp;
-
-  // Row of this thread for the Q/K loads and the P computation: r = tid / 4, quarter = tid % 4.
-  const int r = tid >> 2, quarter = tid & 3;
-  const bool rvalid = r < L;
-  const float u = rvalid ? sc.pmax[tok0 + r] : 0.f;
-  const float srow = rvalid ? expf(u + mprev) : 0.f;
-  if (quarter == 0) {
-    u_s[r] = u;
-    g_s[r] = rvalid ? sc.gval[tok0 + r] : 0.f;
-    mt_s[r] = rvalid ? sc.mtok[tok0 + r] : 0.f;
-  }
-
-  // ---- phase 1: S = qs K^T (bf16x3) over DK slabs; Q2 = qs * exp(u + m_prev) kept for the inter part.
-  wmma::fragment<wmma::accumulator, 16, 16, 16, float> sacc[2];
 #pragma unroll
-  for (int i = 0; i < 2; ++i) wmma::fill_fragment(sacc[i], 0.f);
-  const int st0 = warp * 2;  // this warp's two S tiles: (st / 4, st % 4)
-  float qn = 0.f;
-  const float* qrow = c.q + (row0 + r) * c.ld + int64_t(hh) * DK;
-  const float* krow = c.k + (row0 + r) * c.ld + int64_t(hh) * DK;
-  for (int d0 = 0; d0 < DKp; d0 += 64) {
+    for (int e = 0; e < 4; ++e) sacc[j][e] = 0.f;
+  // Planes and q.n_prev: thread -> row pr = tid / 4, 16 columns pc..pc+15 of each slab.
+  const int pr = tid >> 2, pc = (tid & 3) * 16;
+  float qsn = 0.f;
+  const float* np = sc.nprev + ci * DKp;
+  uint16_t* qph = sc.qp + ci * (2 * 64 * int64_t(DKp));
+  uint16_t* qpl = qph + 64 * DKp;
+  uint16_t* kwh = sc.kw + ci * (2 * 64 * int64_t(DKp));
+  uint16_t* kwl = kwh + 64 * DKp;
+  for (int s = 0; s < nslab; ++s) {
+    const int buf = s & 1, d0 = s * 64;
+    if (s + 1 < nslab) {
+      issue(s + 1, buf ^ 1);
+      cp_async_wait_1();
+    } else {
+      cp_async_wait_all();
+    }
+    __syncthreads();  // slab s (and, the first time, the gate values) visible
+    const float* qsm = slabs + (2 * buf) * kPrepSlab;
+    const float* ksm = qsm + kPrepSlab;
+    {
+      const float a = a_s[pr], w = w_s[pr];
+      const float* qr = qsm + pr * kPrepLd + pc;
+      const float* kr = ksm + pr * kPrepLd + pc;
+      const float* nr = np + d0 + pc;
+#pragma unroll 1
+      for (int h8 = 0; h8 < 2; ++h8) {
+        uint32_t qh[4], ql[4], kh[4], kl[4];
 #pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const int cc = quarter * 16 + 4 * j, d = d0 + cc;
-      float qv[4] = {0.f, 0.f, 0.f, 0.f}, kv[4] = {0.f, 0.f, 0.f, 0.f};
-      if (rvalid) {
-        if (VEC) {
-          if (d < DK) {
-            float4 t = *reinterpret_cast<const float4*>(qrow + d);
-            qv[0] = t.x, qv[1] = t.y, qv[2] = t.z, qv[3] = t.w;
-            t = *reinterpret_cast<const float4*>(krow + d);
-            kv[0] = t.x, kv[1] = t.y, kv[2] = t.z, kv[3] = t.w;
-          }
-        } else {
-#pragma unroll
-          for (int e = 0; e < 4; ++e)
-            if (d + e < DK) qv[e] = qrow[d + e], kv[e] = krow[d + e];
+        for (int j = 0; j < 2; ++j) {
+          const float4 q4 = *reinterpret_cast<const float4*>(qr + 8 * h8 + 4 * j);
+          const float4 k4 = *reinterpret_cast<const float4*>(kr + 8 * h8 + 4 * j);
+          const float4 n4 = *reinterpret_cast<const float4*>(nr + 8 * h8 + 4 * j);
+          const float q0 = q4.x * c.scale, q1 = q4.y * c.scale, q2 = q4.z * c.scale, q3 = q4.w * c.scale;
+          qsn += q0 * n4.x + q1 * n4.y + q2 * n4.z + q3 * n4.w;
+          split2(a * q0, a * q1, qh[2 * j], ql[2 * j]);
+          split2(a * q2, a * q3, qh[2 * j + 1], ql[2 * j + 1]);
+          split2(w * k4.x, w * k4.y, kh[2 * j], kl[2 * j]);
+          split2(w * k4.z, w * k4.w, kh[2 * j + 1], kl[2 * j + 1]);
         }
-      }
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const float qs = qv[e] * c.scale;
-        qn += qs * nprev[d + e];
-        split_bf16(qs, Qh[r * kLdH + cc + e], Ql[r * kLdH + cc + e]);
-        split_bf16(kv[e], Kh[r * kLdH + cc + e], Kl[r * kLdH + cc + e]);
-        Q2[r * ldq + d + e] = __float2bfloat16_rn(qs * srow);
+        const int64_t o = int64_t(pr) * DKp + d0 + pc + 8 * h8;
+        *reinterpret_cast<uint4*>(qph + o) = make_uint4(qh[0], qh[1], qh[2], qh[3]);
+        *reinterpret_cast<uint4*>(qpl + o) = make_uint4(ql[0], ql[1], ql[2], ql[3]);
+        *reinterpret_cast<uint4*>(kwh + o) = make_uint4(kh[0], kh[1], kh[2], kh[3]);
+        *reinterpret_cast<uint4*>(kwl + o) = make_uint4(kl[0], kl[1], kl[2], kl[3]);
       }
     }
-    __syncthreads();
+    if (16 * mt < L) {
 #pragma unroll
-    for (int kk = 0; kk < 4; ++kk) {
+      for (int k8 = 0; k8 < 64; k8 += 8) {
+        const float* ar = qsm + (16 * mt + g) * kPrepLd + k8 + cq;
+        uint32_t ah[4], al[4];
+        split_tf32(ar[0] * c.scale, ah[0], al[0]);
+        split_tf32(ar[8 * kPrepLd] * c.scale, ah[1], al[1]);
+        split_tf32(ar[4] * c.scale, ah[2], al[2]);
+        split_tf32(ar[8 * kPrepLd + 4] * c.scale, ah[3], al[3]);
+        uint32_t bh[4][2], bl[4][2];
 #pragma unroll
-      for (int i = 0; i < 2; ++i) {
-        const int st = st0 + i, ti = st >> 2, tj = st & 3;
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> ah, al;
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> bh_, bl;
-        wmma::load_matrix_sync(ah, Qh + ti * 16 * kLdH + kk * 16, kLdH);
-        wmma::load_matrix_sync(al, Ql + ti * 16 * kLdH + kk * 16, kLdH);
-        wmma::load_matrix_sync(bh_, Kh + tj * 16 * kLdH + kk * 16, kLdH);
-        wmma::load_matrix_sync(bl, Kl + tj * 16 * kLdH + kk * 16, kLdH);
-        wmma::mma_sync(sacc[i], al, bh_, sacc[i]);
-        wmma::mma_sync(sacc[i], ah, bl, sacc[i]);
-        wmma::mma_sync(sacc[i], ah, bh_, sacc[i]);
+        for (int j = 0; j < 4; ++j) {
+          const float* br = ksm + (8 * (nt0 + j) + g) * kPrepLd + k8 + cq;
+          split_tf32(br[0], bh[j][0], bl[j][0]);
+          split_tf32(br[4], bh[j][1], bl[j][1]);
+        }
+        // term-major: the four tiles' products interleave (independent accumulators)
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+          if (nt0 + j <= 2 * mt + 1 && 8 * (nt0 + j) < L) mma_tf32(sacc[j], al, bh[j][0], bh[j][1]);
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+          if (nt0 + j <= 2 * mt + 1 && 8 * (nt0 + j) < L) mma_tf32(sacc[j], ah, bl[j][0], bl[j][1]);
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+          if (nt0 + j <= 2 * mt + 1 && 8 * (nt0 + j) < L) mma_tf32(sacc[j], ah, bh[j][0], bh[j][1]);
       }
     }
-    __syncthreads();
+    __syncthreads();  // buffer `buf` is refilled by the next iteration's issue
   }
-  qn += __shfl_xor_sync(0xffffffffu, qn, 1);
-  qn += __shfl_xor_sync(0xffffffffu, qn, 2);
+  qsn += __shfl_xor_sync(0xffffffffu, qsn, 1);
+  qsn += __shfl_xor_sync(0xffffffffu, qsn, 2);
+  if ((tid & 3) == 0) qsn_s[pr] = qsn;
 
-  // ---- phase 2: P = S * exp(u_t + g_s) below the diagonal (bf16), row sums, the denominator.
+  // M = S * exp(u_t + g_s) on and below the diagonal; row sums; M planes (zeros elsewhere).
+  uint16_t* mh = sc.mm + ci * (2 * 64 * 64);
+  uint16_t* ml = mh + 64 * 64;
+  float rsum[2] = {0.f, 0.f};
 #pragma unroll
-  for (int i = 0; i < 2; ++i) {
-    const int st = st0 + i, ti = st >> 2, tj = st & 3;
-    wmma::store_matrix_sync(Sf + ti * 16 * kLdS + tj * 16, sacc[i], kLdS, wmma::mem_row_major);
+  for (int j = 0; j < 4; ++j) {
+    const int s0 = 8 * (nt0 + j) + 2 * cq;
+#pragma unroll
+    for (int hf = 0; hf < 2; ++hf) {
+      const int t = 16 * mt + g + 8 * hf;
+      const float m0 = (t < L && s0 <= t) ? sacc[j][2 * hf] * expf(u_s[t] + g_s[s0]) : 0.f;
+      const float m1 = (t < L && s0 + 1 <= t) ? sacc[j][2 * hf + 1] * expf(u_s[t] + g_s[s0 + 1]) : 0.f;
+      rsum[hf] += m0 + m1;
+      uint32_t hi, lo;
+      split2(m0, m1, hi, lo);
+      *reinterpret_cast<uint32_t*>(mh + t * 64 + s0) = hi;
+      *reinterpret_cast<uint32_t*>(ml + t * 64 + s0) = lo;
+    }
+  }
+#pragma unroll
+  for (int hf = 0; hf < 2; ++hf) {
+    rsum[hf] += __shfl_xor_sync(0xffffffffu, rsum[hf], 1);
+    rsum[hf] += __shfl_xor_sync(0xffffffffu, rsum[hf], 2);
+    if (cq == 0) rs_s[warp & 1][16 * mt + g + 8 * hf] = rsum[hf];
   }
   __syncthreads();
-  {
-    float rs = 0.f;
-#pragma unroll 4
-    for (int j = 0; j < 16; ++j) {
-      const int s = quarter * 16 + j;
-      float mv = 0.f;
-      if (rvalid && s <= r) mv = Sf[r * kLdS + s] * expf(u_s[r] + g_s[s]);
-      rs += mv;
-      Pb[r * kLdH + s] = __float2bfloat16_rn(mv);
+  if (tid < 64) {
+    float den = 1.f;
+    if (tid < L) {
+      const float qn = a_s[tid] * qsn_s[tid];
+      den = fmaxf(fabsf(qn + (rs_s[0][tid] + rs_s[1][tid])), expf(-sc.mtok[tok0 + tid])) + c.eps;
     }
-    rs += __shfl_xor_sync(0xffffffffu, rs, 1);
-    rs += __shfl_xor_sync(0xffffffffu, rs, 2);
-    if (quarter == 0) den_s[r] = rvalid ? fmaxf(fabsf(srow * qn + rs), expf(-mt_s[r])) + c.eps : 1.f;
+    sc.den[ci * 64 + tid] = den;
   }
-  __syncthreads();  // Sf is dead from here; P, den are ready
+}
 
-  // ---- phase 3: per pass of 256 output columns, acc = Q2 C_prev[:, cols] + P V[:, cols].
-  const int Lp = (L + 15) / 16 * 16;
-  for (int dv0 = 0; dv0 < DV; dv0 += kOutCols) {
-    wmma::fragment<wmma::accumulator, 16, 16, 16, float> oacc[4][2];
+// ---- 6. scan (pass 1 without outputs, pass 2 with) ----------------------------------------------------
+constexpr int kScanThreads = 256;
+constexpr int kTileDV = 64;
+constexpr int kLdV = kTileDV + 8;  // bf16 row of the V planes (144 bytes: ldmatrix rows hit distinct banks)
+constexpr int kLdM = 64 + 8;
+
+struct ScanRanges {
+  int begin[kMlstmMaxRanges + 1];  // range z = chunks [begin[z], begin[z+1])
+  int count;
+  int init_from_state;  // pass 2 only: 1 = start from the state (G == 1), 0 = from cin[z]
+};
+
+inline int scan_smem_bytes(int DKp) {
+  const int ldq = DKp + 8;
+  return 2 * 128 * ldq * 2 + 128 * kLdM * 2 + 2 * 128 * kLdV * 2 + 4 * 1024 * 4 + 2 * 64 * 4;
+}
+
+// NK: k16 steps of each warp's half of DK (DKp = 32 NK).
+template <bool OUT, bool VEC, int NK>
+__global__ __launch_bounds__(kScanThreads, 1) void scan_kernel(MlstmCell c, const __grid_constant__ MlstmStatePtrs st,
+                                                               int t_begin, int nc, int L, ChunkScratch sc,
+                                                               const __grid_constant__ ScanRanges rg) {
+  extern __shared__ __align__(128) unsigned char smem[];
+  constexpr int DKp = 32 * NK, ldq = DKp + 8, dkw = DKp / 2;
+  uint16_t* Qs = reinterpret_cast<uint16_t*>(smem);  // [128][ldq]: Q' hi rows 0..63, lo rows 64..127 (pass 1: Kw buffer 1)
+  uint16_t* Ks = Qs + 128 * ldq;                      // [128][ldq]: Kw
+  uint16_t* Ms = Ks + 128 * ldq;                      // [128][kLdM]: M
+  uint16_t* Vs = Ms + 128 * kLdM;                     // [2][128][kLdV]: V (double-buffered)
+  float* red = reinterpret_cast<float*>(Vs + 2 * 128 * kLdV);  // [4][32 x 32]: partial outputs of the dk-half 1 warps
+  float* den_s = red + 4 * 1024;                               // [2][64]: 1 / den
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, cq = lane & 3;
+  const int rgp = warp >> 1, kp = warp & 1;  // this warp: dv rows 16*rgp.., dk half kp
+  const int bh = blockIdx.y, z = blockIdx.z, b = bh / c.NH, hh = bh % c.NH, BH = gridDim.y;
+  const int dv0 = blockIdx.x * kTileDV;
+  const int DK = c.DK, DV = c.DV;
+  const int64_t DKDV = int64_t(DK) * DV;
+  const int kb = rg.begin[z], ke = rg.begin[z + 1];
+
+  // ---- state tile: acc[j] = C^T[dv = dv0 + 16 rgp + g (+8)][dk = kp*dkw + 8j + 2cq (+1)]
+  float acc[2 * NK][4];
+  const int dvA = dv0 + rgp * 16 + g, dvB = dvA + 8;
+  {
+    const float* Ci = nullptr;
+    if (OUT) Ci = rg.init_from_state ? st.C[b] + hh * DKDV : sc.cin + (int64_t(z) * BH + bh) * DKDV;
 #pragma unroll
-    for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 2 * NK; ++j) {
+      const int dk = kp * dkw + 8 * j + 2 * cq;
 #pragma unroll
-      for (int j = 0; j < 2; ++j) wmma::fill_fragment(oacc[i][j], 0.f);
-    // C_prev slabs [64 x 256] bf16 (8 independent 16-byte loads per thread; the other resident block
-    // computes meanwhile).
-    for (int d0 = 0; d0 < DKp; d0 += 64) {
-      uint4 creg[8];
-#pragma unroll
-      for (int j = 0; j < 8; ++j) {
-        const int e = tid + kOutThreads * j, rr = e >> 5, c8 = (e & 31) * 8;
-        creg[j] = dv0 + c8 < sc.DVp ? *reinterpret_cast<const uint4*>(cprev + int64_t(d0 + rr) * sc.DVp + dv0 + c8)
-                                    : make_uint4(0, 0, 0, 0);
-      }
-#pragma unroll
-      for (int j = 0; j < 8; ++j) {
-        const int e = tid + kOutThreads * j, rr = e >> 5, c8 = (e & 31) * 8;
-        *reinterpret_cast<uint4*>(Cb + rr * kLdC + c8) = creg[j];
-      }
-      __syncthreads();
-#pragma unroll
-      for (int kk = 0; kk < 4; ++kk) {
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::row_major> b0, b1;
-        wmma::load_matrix_sync(b0, Cb + kk * 16 * kLdC + warp * 32, kLdC);
-        wmma::load_matrix_sync(b1, Cb + kk * 16 * kLdC + warp * 32 + 16, kLdC);
-#pragma unroll
-        for (int rt = 0; rt < 4; ++rt) {
-          wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> a;
-          wmma::load_matrix_sync(a, Q2 + rt * 16 * ldq + d0 + kk * 16, ldq);
-          wmma::mma_sync(oacc[rt][0], a, b0, oacc[rt][0]);
-          wmma::mma_sync(oacc[rt][1], a, b1, oacc[rt][1]);
+      for (int e = 0; e < 4; ++e) acc[j][e] = 0.f;
+      if (OUT) {
+        if (dk < DK) {
+          if (dvA < DV) acc[j][0] = Ci[int64_t(dk) * DV + dvA];
+          if (dvB < DV) acc[j][2] = Ci[int64_t(dk) * DV + dvB];
+        }
+        if (dk + 1 < DK) {
+          if (dvA < DV) acc[j][1] = Ci[int64_t(dk + 1) * DV + dvA];
+          if (dvB < DV) acc[j][3] = Ci[int64_t(dk + 1) * DV + dvB];
         }
       }
-      __syncthreads();
     }
-    // V slice [64 x 256] -> bf16.
-    {
-      const float* vb = c.v + int64_t(hh) * DV + dv0;
-      for (int e = tid; e < 64 * kOutCols / 4; e += kOutThreads) {
-        const int rr = e / (kOutCols / 4), c4 = (e % (kOutCols / 4)) * 4;
-        float vv[4] = {0.f, 0.f, 0.f, 0.f};
-        if (rr < L) {
-          const float* src = vb + (row0 + rr) * c.ld + c4;
-          if (VEC) {
-            if (dv0 + c4 < DV) {
-              float4 t = *reinterpret_cast<const float4*>(src);
-              vv[0] = t.x, vv[1] = t.y, vv[2] = t.z, vv[3] = t.w;
-            }
-          } else {
+  }
+
+  auto plane = [&](const uint16_t* base, int k, int cols) {
+    return base + (int64_t(bh) * nc + k) * (2 * 64 * int64_t(cols));
+  };
+  // 128 rows (hi plane, lo plane) of `cols` bf16 into [128][ld] shared memory, 16 bytes per cp.async.
+  auto load_rows = [&](uint16_t* dst, int ld, const uint16_t* src, int cols) {
+    const int per_row = cols >> 3, total = 128 * per_row;
+    for (int e = tid; e < total; e += kScanThreads) {
+      const int r = e / per_row, cc = (e - r * per_row) * 8;
+      cp_async16(dst + r * ld + cc, src + int64_t(r) * cols + cc);
+    }
+  };
+  auto load_q = [&](int k) {  // Q' and M of chunk k
+    load_rows(Qs, ldq, plane(sc.qp, k, DKp), DKp);
+    load_rows(Ms, kLdM, plane(sc.mm, k, 64), 64);
+    cp_async_commit();
+  };
+  auto load_k = [&](uint16_t* dst, int k) {  // Kw of chunk k
+    load_rows(dst, ldq, plane(sc.kw, k, DKp), DKp);
+    cp_async_commit();
+  };
+  // This thread's copies have landed and every thread is done with the previous step's buffers.
+  auto step_sync = [&]() {
+    cp_async_wait_all();
+    __syncthreads();
+  };
+
+  // V of a chunk: registers (prefetched one chunk ahead), then split into the bf16 planes of a buffer.
+  float4 vreg[4];
+  float dreg = 1.f, decreg = 1.f;
+  auto fetch_v = [&](int k) {
+    const int64_t r0 = int64_t(b) * c.T + t_begin + int64_t(k) * L;
 #pragma unroll
-            for (int x = 0; x < 4; ++x)
-              if (dv0 + c4 + x < DV) vv[x] = src[x];
+    for (int i = 0; i < 4; ++i) {
+      const int s = (tid >> 4) + 16 * i, col = dv0 + (tid & 15) * 4;
+      float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+      if (s < L) {
+        const float* src = c.v + (r0 + s) * c.ld + int64_t(hh) * DV + col;
+        if (VEC) {
+          if (col < DV) v = *reinterpret_cast<const float4*>(src);
+        } else {
+          if (col < DV) v.x = src[0];
+          if (col + 1 < DV) v.y = src[1];
+          if (col + 2 < DV) v.z = src[2];
+          if (col + 3 < DV) v.w = src[3];
+        }
+      }
+      vreg[i] = v;
+    }
+    if (OUT && tid < 64) dreg = sc.den[(int64_t(bh) * nc + k) * 64 + tid];
+    decreg = sc.decay[int64_t(bh) * nc + k];
+  };
+  auto store_v = [&](int buf) {
+    uint16_t* vh = Vs + buf * 128 * kLdV;
+    uint16_t* vl = vh + 64 * kLdV;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int s = (tid >> 4) + 16 * i, cc = (tid & 15) * 4;
+      uint32_t h0, l0, h1, l1;
+      split2(vreg[i].x, vreg[i].y, h0, l0);
+      split2(vreg[i].z, vreg[i].w, h1, l1);
+      *reinterpret_cast<uint2*>(vh + s * kLdV + cc) = make_uint2(h0, h1);
+      *reinterpret_cast<uint2*>(vl + s * kLdV + cc) = make_uint2(l0, l1);
+    }
+    if (OUT && tid < 64) den_s[buf * 64 + tid] = 1.f / dreg;
+  };
+  // C^T = decay C^T + V^T Kw over the chunk (Kb: the Kw planes in shared memory, Vh: this chunk's V).
+  // Term-major over pairs of 16-column steps: 4 independent accumulators between dependent products.
+  auto update = [&](const uint16_t* Kb, const uint16_t* Vh, float decay) {
+    const uint16_t* Vl = Vh + 64 * kLdV;
+#pragma unroll
+    for (int j = 0; j < 2 * NK; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[j][e] *= decay;
+#pragma unroll
+    for (int ks = 0; ks < 4; ++ks) {
+      uint32_t va_h[4], va_l[4];
+      const int arow = 16 * ks + ((lane >> 4) << 3) + (lane & 7), acol = rgp * 16 + (((lane >> 3) & 1) << 3);
+      ldsm_x4_t(va_h, Vh + arow * kLdV + acol);
+      ldsm_x4_t(va_l, Vl + arow * kLdV + acol);
+      const int brow = 16 * ks + (lane & 15);
+#pragma unroll
+      for (int jp = 0; jp < NK; jp += 2) {
+        uint32_t bh0[4], bl0[4], bh1[4], bl1[4];
+        const int bcol = kp * dkw + 16 * jp + ((lane >> 4) << 3);
+        ldsm_x4_t(bh0, Kb + brow * ldq + bcol);
+        ldsm_x4_t(bl0, Kb + (64 + brow) * ldq + bcol);
+        ldsm_x4_t(bh1, Kb + brow * ldq + bcol + 16);
+        ldsm_x4_t(bl1, Kb + (64 + brow) * ldq + bcol + 16);
+        float(&a0)[4] = acc[2 * jp];
+        float(&a1)[4] = acc[2 * jp + 1];
+        float(&a2)[4] = acc[2 * jp + 2];
+        float(&a3)[4] = acc[2 * jp + 3];
+        mma_bf16(a0, va_l, bh0[0], bh0[1]);
+        mma_bf16(a1, va_l, bh0[2], bh0[3]);
+        mma_bf16(a2, va_l, bh1[0], bh1[1]);
+        mma_bf16(a3, va_l, bh1[2], bh1[3]);
+        mma_bf16(a0, va_h, bl0[0], bl0[1]);
+        mma_bf16(a1, va_h, bl0[2], bl0[3]);
+        mma_bf16(a2, va_h, bl1[0], bl1[1]);
+        mma_bf16(a3, va_h, bl1[2], bl1[3]);
+        mma_bf16(a0, va_h, bh0[0], bh0[1]);
+        mma_bf16(a1, va_h, bh0[2], bh0[3]);
+        mma_bf16(a2, va_h, bh1[0], bh1[1]);
+        mma_bf16(a3, va_h, bh1[2], bh1[3]);
+      }
+    }
+  };
+
+  if (OUT) load_q(kb);
+  else load_k(Ks, kb);
+  fetch_v(kb);
+  store_v(0);
+  float dec_cur = decreg;
+  if (kb + 1 < ke) fetch_v(kb + 1);
+
+  for (int k = kb; k < ke; ++k) {
+    const int buf = (k - kb) & 1;
+    const uint16_t* Vh = Vs + buf * 128 * kLdV;
+    step_sync();  // this chunk's V is visible; everyone is done with the previous chunk's buffers
+    if (OUT) {
+      load_k(Ks, k);
+      // ---- output: h = Q' C (dk half of this warp) + M V (two of the four 16-token steps), then / den
+      float hacc[4][2][4];
+#pragma unroll
+      for (int mt = 0; mt < 4; ++mt)
+#pragma unroll
+        for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) hacc[mt][nt][e] = 0.f;
+#pragma unroll
+      for (int kk = 0; kk < NK; ++kk) {
+        // B fragments straight from the C^T accumulators (k = dk, n = dv).
+        uint32_t bhi[2][2], blo[2][2];
+        split2(acc[2 * kk][0], acc[2 * kk][1], bhi[0][0], blo[0][0]);
+        split2(acc[2 * kk + 1][0], acc[2 * kk + 1][1], bhi[0][1], blo[0][1]);
+        split2(acc[2 * kk][2], acc[2 * kk][3], bhi[1][0], blo[1][0]);
+        split2(acc[2 * kk + 1][2], acc[2 * kk + 1][3], bhi[1][1], blo[1][1]);
+        const int col = kp * dkw + 16 * kk + ((lane >> 4) << 3);
+#pragma unroll
+        for (int mp = 0; mp < 4; mp += 2) {
+          uint32_t ah0[4], al0[4], ah1[4], al1[4];
+          ldsm_x4(ah0, Qs + (16 * mp + (lane & 15)) * ldq + col);
+          ldsm_x4(al0, Qs + (64 + 16 * mp + (lane & 15)) * ldq + col);
+          ldsm_x4(ah1, Qs + (16 * mp + 16 + (lane & 15)) * ldq + col);
+          ldsm_x4(al1, Qs + (64 + 16 * mp + 16 + (lane & 15)) * ldq + col);
+          mma_bf16(hacc[mp][0], al0, bhi[0][0], bhi[0][1]);
+          mma_bf16(hacc[mp][1], al0, bhi[1][0], bhi[1][1]);
+          mma_bf16(hacc[mp + 1][0], al1, bhi[0][0], bhi[0][1]);
+          mma_bf16(hacc[mp + 1][1], al1, bhi[1][0], bhi[1][1]);
+          mma_bf16(hacc[mp][0], ah0, blo[0][0], blo[0][1]);
+          mma_bf16(hacc[mp][1], ah0, blo[1][0], blo[1][1]);
+          mma_bf16(hacc[mp + 1][0], ah1, blo[0][0], blo[0][1]);
+          mma_bf16(hacc[mp + 1][1], ah1, blo[1][0], blo[1][1]);
+          mma_bf16(hacc[mp][0], ah0, bhi[0][0], bhi[0][1]);
+          mma_bf16(hacc[mp][1], ah0, bhi[1][0], bhi[1][1]);
+          mma_bf16(hacc[mp + 1][0], ah1, bhi[0][0], bhi[0][1]);
+          mma_bf16(hacc[mp + 1][1], ah1, bhi[1][0], bhi[1][1]);
+        }
+      }
+      {
+        const uint16_t* Vl = Vh + 64 * kLdV;
+#pragma unroll
+        for (int q2 = 0; q2 < 2; ++q2) {
+          const int ks = kp == 0 ? (q2 == 0 ? 0 : 3) : (q2 == 0 ? 1 : 2);  // 5 + 5 causal tiles per half
+          uint32_t vbh[4], vbl[4];
+          const int vrow = 16 * ks + (lane & 15), vcol = rgp * 16 + ((lane >> 4) << 3);
+          ldsm_x4_t(vbh, Vh + vrow * kLdV + vcol);
+          ldsm_x4_t(vbl, Vl + vrow * kLdV + vcol);
+#pragma unroll
+          for (int mt = 0; mt < 4; ++mt) {
+            if (mt >= ks) {
+              uint32_t ah[4], al[4];
+              ldsm_x4(ah, Ms + (16 * mt + (lane & 15)) * kLdM + 16 * ks + ((lane >> 4) << 3));
+              ldsm_x4(al, Ms + (64 + 16 * mt + (lane & 15)) * kLdM + 16 * ks + ((lane >> 4) << 3));
+              mma_bf16(hacc[mt][0], al, vbh[0], vbh[1]);
+              mma_bf16(hacc[mt][1], al, vbh[2], vbh[3]);
+              mma_bf16(hacc[mt][0], ah, vbl[0], vbl[1]);
+              mma_bf16(hacc[mt][1], ah, vbl[2], vbl[3]);
+              mma_bf16(hacc[mt][0], ah, vbh[0], vbh[1]);
+              mma_bf16(hacc[mt][1], ah, vbh[2], vbh[3]);
+            }
           }
         }
-        __nv_bfloat162 p0 = __floats2bfloat162_rn(vv[0], vv[1]), p1 = __floats2bfloat162_rn(vv[2], vv[3]);
-        uint2 o;
-        o.x = *reinterpret_cast<uint32_t*>(&p0), o.y = *reinterpret_cast<uint32_t*>(&p1);
-        *reinterpret_cast<uint2*>(Vb + rr * kLdC + c4) = o;
+      }
+      // The two dk halves of a row group add up through shared memory; each warp finishes two m-tiles
+      // (kp 0: tokens 0..31, kp 1: tokens 32..63) and hands the other two over.
+      float4* rp = reinterpret_cast<float4*>(red + rgp * 1024) + lane;
+      auto handover = [&](int mt) {
+#pragma unroll
+        for (int nt = 0; nt < 2; ++nt)
+          rp[(mt * 2 + nt) * 32] = make_float4(hacc[mt][nt][0], hacc[mt][nt][1], hacc[mt][nt][2], hacc[mt][nt][3]);
+      };
+      if (kp == 0) {
+        handover(2);
+        handover(3);
+      } else {
+        handover(0);
+        handover(1);
+      }
+      step_sync();  // partials visible; Kw landed; Q' and M may be overwritten
+      if (k + 1 < ke) load_q(k + 1);
+      const float* dinv = den_s + buf * 64;  // 1 / den
+      const int64_t hrow0 = int64_t(b) * c.T + t_begin + int64_t(k) * L;
+      auto finish = [&](int mt) {
+#pragma unroll
+        for (int hf = 0; hf < 2; ++hf) {
+          const int t = 16 * mt + g + 8 * hf;
+          if (t < L) {
+            const float inv = dinv[t];
+            float* hrow = c.h + ((hrow0 + t) * c.NH + hh) * DV;
+#pragma unroll
+            for (int nt = 0; nt < 2; ++nt) {
+              const float4 o = rp[(mt * 2 + nt) * 32];
+              const float x0 = (hacc[mt][nt][2 * hf] + (hf ? o.z : o.x)) * inv;
+              const float x1 = (hacc[mt][nt][2 * hf + 1] + (hf ? o.w : o.y)) * inv;
+              const int dv = dv0 + rgp * 16 + nt * 8 + 2 * cq;
+              if ((DV & 1) == 0 && dv + 1 < DV) {
+                *reinterpret_cast<float2*>(hrow + dv) = make_float2(x0, x1);
+              } else {
+                if (dv < DV) hrow[dv] = x0;
+                if (dv + 1 < DV) hrow[dv + 1] = x1;
+              }
+            }
+          }
+        }
+      };
+      if (kp == 0) {
+        finish(0);
+        finish(1);
+      } else {
+        finish(2);
+        finish(3);
+      }
+      update(Ks, Vh, dec_cur);
+    } else {
+      uint16_t* Kcur = buf ? Qs : Ks;
+      uint16_t* Knext = buf ? Ks : Qs;
+      if (k + 1 < ke) load_k(Knext, k + 1);
+      update(Kcur, Vh, dec_cur);
+    }
+    if (k + 1 < ke) {
+      store_v(buf ^ 1);  // that buffer was last read in the previous chunk
+      const float dec_nxt = decreg;
+      if (k + 2 < ke) fetch_v(k + 2);
+      dec_cur = dec_nxt;
+    }
+  }
+  // ---- the state after the range: pass 2's last segment -> the state; pass 1 -> its local slot.
+  float* Co = nullptr;
+  if (OUT) {
+    if (z == rg.count - 1) Co = st.C[b] + hh * DKDV;
+  } else {
+    Co = sc.cloc + (int64_t(z) * BH + bh) * DKDV;
+    if (blockIdx.x == 0 && tid == 0) {  // the decay over this piece, for the combine pass
+      float sb = 0.f;
+      for (int k = kb; k < ke; ++k) sb += sc.bcum[(int64_t(bh) * nc + k) * L + L - 1];
+      sc.delta[int64_t(bh) * rg.count + z] = expf(sb + sc.mprev[int64_t(bh) * nc + kb] - sc.mk[int64_t(bh) * nc + ke - 1]);
+    }
+  }
+  if (Co) {
+#pragma unroll
+    for (int j = 0; j < 2 * NK; ++j) {
+      const int dk = kp * dkw + 8 * j + 2 * cq;
+      if (dk < DK) {
+        if (dvA < DV) Co[int64_t(dk) * DV + dvA] = acc[j][0];
+        if (dvB < DV) Co[int64_t(dk) * DV + dvB] = acc[j][2];
+      }
+      if (dk + 1 < DK) {
+        if (dvA < DV) Co[int64_t(dk + 1) * DV + dvA] = acc[j][1];
+        if (dvB < DV) Co[int64_t(dk + 1) * DV + dvB] = acc[j][3];
       }
     }
-    __syncthreads();
-    for (int kk = 0; kk < Lp / 16; ++kk) {
-      wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::row_major> b0, b1;
-      wmma::load_matrix_sync(b0, Vb + kk * 16 * kLdC + warp * 32, kLdC);
-      wmma::load_matrix_sync(b1, Vb + kk * 16 * kLdC + warp * 32 + 16, kLdC);
-#pragma unroll
-      for (int rt = 0; rt < 4; ++rt) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> a;
-        wmma::load_matrix_sync(a, Pb + rt * 16 * kLdH + kk * 16, kLdH);
-        wmma::mma_sync(oacc[rt][0], a, b0, oacc[rt][0]);
-        wmma::mma_sync(oacc[rt][1], a, b1, oacc[rt][1]);
+  }
+}
+
+// ---- 7. combine ----------------------------------------------------------------------------------------
+// cin[0] = state; cin[g+1] = chain over the pieces of segment g: x = delta_p x + cloc_p.
+constexpr int kCombineThreads = 256;
+
+template <bool VEC4>
+__global__ __launch_bounds__(kCombineThreads) void combine_kernel(int NH, int64_t DKDV, const __grid_constant__ MlstmStatePtrs st,
+                                                                  ChunkScratch sc, int G, int P) {
+  const int bh = blockIdx.y, b = bh / NH, hh = bh % NH, BH = gridDim.y, Ptot = (G - 1) * P;
+  const int64_t e = (int64_t(blockIdx.x) * kCombineThreads + threadIdx.x) * (VEC4 ? 4 : 1);
+  if (e >= DKDV) return;
+  const float* src = st.C[b] + hh * DKDV + e;
+  if (VEC4) {
+    float4 x = *reinterpret_cast<const float4*>(src);
+    for (int gi = 0; gi < G; ++gi) {
+      *reinterpret_cast<float4*>(sc.cin + (int64_t(gi) * BH + bh) * DKDV + e) = x;
+      if (gi == G - 1) break;
+      for (int p = 0; p < P; ++p) {
+        const int zz = gi * P + p;
+        const float d = sc.delta[int64_t(bh) * Ptot + zz];
+        const float4 l = *reinterpret_cast<const float4*>(sc.cloc + (int64_t(zz) * BH + bh) * DKDV + e);
+        x = make_float4(d * x.x + l.x, d * x.y + l.y, d * x.z + l.z, d * x.w + l.w);
       }
     }
-    __syncthreads();  // Vb / Cb reads done before the staging overwrites them
-#pragma unroll
-    for (int rt = 0; rt < 4; ++rt)
-#pragma unroll
-      for (int j = 0; j < 2; ++j)
-        wmma::store_matrix_sync(Of + rt * 16 * kLdO + warp * 32 + j * 16, oacc[rt][j], kLdO, wmma::mem_row_major);
-    __syncthreads();
-    const int ncols = DV - dv0 < kOutCols ? DV - dv0 : kOutCols;
-    for (int e = tid; e < L * kOutCols; e += kOutThreads) {
-      const int rr = e / kOutCols, cc = e % kOutCols;
-      if (cc < ncols) c.h[((row0 + rr) * c.NH + hh) * DV + dv0 + cc] = Of[rr * kLdO + cc] / den_s[rr];
+  } else {
+    float x = *src;
+    for (int gi = 0; gi < G; ++gi) {
+      sc.cin[(int64_t(gi) * BH + bh) * DKDV + e] = x;
+      if (gi == G - 1) break;
+      for (int p = 0; p < P; ++p) {
+        const int zz = gi * P + p;
+        x = sc.delta[int64_t(bh) * Ptot + zz] * x + sc.cloc[(int64_t(zz) * BH + bh) * DKDV + e];
+      }
     }
-    __syncthreads();  // staging is overwritten by the next pass
+  }
+}
+
+template <typename K>
+void set_smem(K kernel, int bytes) {
+  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+}
+
+template <bool OUT, bool VEC>
+void launch_scan(int NK, dim3 grid, int smem, cudaStream_t s, const MlstmCell& c, const MlstmStatePtrs& st, int t_begin,
+                 int nc, int L, const ChunkScratch& sc, const ScanRanges& r) {
+  auto run = [&](auto kernel) {
+    set_smem(kernel, smem);
+    kernel<<<grid, kScanThreads, smem, s>>>(c, st, t_begin, nc, L, sc, r);
+    CUDA_CHECK_LAUNCH();
+  };
+  switch (NK) {
+    case 2: run(scan_kernel<OUT, VEC, 2>); break;
+    case 4: run(scan_kernel<OUT, VEC, 4>); break;
+    case 6: run(scan_kernel<OUT, VEC, 6>); break;
+    default: run(scan_kernel<OUT, VEC, 8>); break;
   }
 }
 
 }  // namespace
 
-size_t mlstm_chunk_scratch_bytes(int B, int NH, int DK, int DV, int nc, int L) {
-  const size_t BH = size_t(B) * NH, DKp = size_t(round_up(DK, 64)), DVp = size_t(round_up(DV, 64));
-  return 5 * up256(BH * nc * L * 4) + 3 * up256(BH * nc * 4) + up256(BH * nc * DKp * 4) + up256(BH * nc * DKp * DVp * 2);
+size_t mlstm_chunk_scratch_bytes(int B, int NH, int DK, int DV, int nc, int L, MlstmScanPlan plan) {
+  size_t total = 0;
+  carve(nullptr, B * NH, DK, DV, nc, L, plan, &total);
+  return total;
+}
+
+MlstmScanPlan mlstm_scan_plan(int B, int NH, int DV, int nc, int sm_count) {
+  MlstmScanPlan p;
+  const int per_seg = int(ceil_div(DV, kTileDV)) * B * NH;  // scan blocks per segment (one per SM)
+  p.G = std::max(1, std::min({sm_count / std::max(1, per_seg), nc / 2, 8}));
+  if (p.G > 1) {
+    const int seg_len = nc / p.G;
+    p.P = std::max(1, std::min({sm_count / (per_seg * (p.G - 1)), seg_len, kMlstmMaxRanges / (p.G - 1)}));
+  }
+  return p;
 }
 
 void launch_mlstm_chunkwise(const MlstmCell& c, const MlstmStatePtrs& st, int B, int t_begin, int nc, int L,
-                            void* scratch, cudaStream_t s, unsigned stages) {
+                            MlstmScanPlan plan, void* scratch, cudaStream_t s, unsigned stages) {
   if (nc <= 0 || B <= 0) return;
   CUDA_REQUIRE(L >= 1 && L <= kMlstmMaxChunk, "mlstm: chunk length " + std::to_string(L) + " outside [1, 64]");
+  CUDA_REQUIRE(c.DK <= kMlstmChunkMaxDK, "mlstm: chunkwise form needs DK <= 256");
+  const int G = std::max(1, std::min(plan.G, nc)), P = G > 1 ? std::max(1, std::min(plan.P, nc / G)) : 1;
+  CUDA_REQUIRE(G <= kMlstmMaxRanges && (G - 1) * P <= kMlstmMaxRanges, "mlstm: too many scan ranges");
+  const MlstmScanPlan pl{G, P};
   const int BH = B * c.NH;
-  const ChunkScratch sc = carve(scratch, BH, c.DK, c.DV, nc, L);
+  const ChunkScratch sc = carve(scratch, BH, c.DK, c.DV, nc, L, pl, nullptr);
   const bool vec = c.ld % 4 == 0 && c.DK % 4 == 0 && c.DV % 4 == 0 && aligned16(c.q) && aligned16(c.k) && aligned16(c.v);
-  const dim3 gchunks{unsigned(ceil_div(nc, kGateWarps)), unsigned(BH), 1u};
 
   if (stages & kStageGates) {
-    gates_local_kernel<<<gchunks, kGateWarps * 32, 0, s>>>(c, t_begin, nc, L, sc);
+    gates_local_kernel<<<dim3(unsigned(ceil_div(nc, kGateWarps)), unsigned(BH)), kGateWarps * 32, 0, s>>>(c, t_begin, nc,
+                                                                                                         L, sc);
     CUDA_CHECK_LAUNCH();
     gates_scan_kernel<<<unsigned(BH), 32, 0, s>>>(c, st, nc, L, sc);
     CUDA_CHECK_LAUNCH();
-    gates_final_kernel<<<gchunks, kGateWarps * 32, 0, s>>>(nc, L, sc);
+    if (vec) gates_final_kernel<true><<<dim3(unsigned(nc), unsigned(BH)), kFinalThreads, 0, s>>>(c, t_begin, nc, L, sc);
+    else gates_final_kernel<false><<<dim3(unsigned(nc), unsigned(BH)), kFinalThreads, 0, s>>>(c, t_begin, nc, L, sc);
     CUDA_CHECK_LAUNCH();
   }
-  if (stages & kStageScan) {
-    CUDA_CHECK(cudaFuncSetAttribute(state_scan_kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize, kScanSmem));
-    CUDA_CHECK(cudaFuncSetAttribute(state_scan_kernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize, kScanSmem));
-    const dim3 gscan(unsigned(sc.DVp / kTile), unsigned(sc.DKp / kTile), unsigned(BH));
-    if (vec) state_scan_kernel<true><<<gscan, kScanThreads, kScanSmem, s>>>(c, st, t_begin, nc, L, sc);
-    else state_scan_kernel<false><<<gscan, kScanThreads, kScanSmem, s>>>(c, st, t_begin, nc, L, sc);
+  if (stages & kStagePrep) {
+    nscan_kernel<<<dim3(unsigned(sc.DKp / kNscanThreads), unsigned(BH)), kNscanThreads, 0, s>>>(c, st, nc, sc);
+    CUDA_CHECK_LAUNCH();
+    set_smem(prep_kernel<true>, kPrepSmem);
+    set_smem(prep_kernel<false>, kPrepSmem);
+    if (vec) prep_kernel<true><<<dim3(unsigned(nc), unsigned(BH)), kPrepThreads, kPrepSmem, s>>>(c, t_begin, nc, L, sc);
+    else prep_kernel<false><<<dim3(unsigned(nc), unsigned(BH)), kPrepThreads, kPrepSmem, s>>>(c, t_begin, nc, L, sc);
+    CUDA_CHECK_LAUNCH();
+  }
+  const int smem = scan_smem_bytes(sc.DKp), NK = sc.DKp / 32;
+  const int ntile = int(ceil_div(c.DV, kTileDV));
+  auto seg_begin = [&](int gi) { return int(int64_t(nc) * gi / G); };
+  if ((stages & kStageScan) && G > 1) {
+    ScanRanges r{};
+    r.count = (G - 1) * P;
+    for (int gi = 0; gi < G - 1; ++gi)
+      for (int p = 0; p <= P; ++p) {
+        const int a = seg_begin(gi), len = seg_begin(gi + 1) - a;
+        r.begin[gi * P + p] = a + int(int64_t(len) * p / P);
+      }
+    const dim3 grid{unsigned(ntile), unsigned(BH), unsigned(r.count)};
+    if (vec) launch_scan<false, true>(NK, grid, smem, s, c, st, t_begin, nc, L, sc, r);
+    else launch_scan<false, false>(NK, grid, smem, s, c, st, t_begin, nc, L, sc, r);
+    const int64_t DKDV = int64_t(c.DK) * c.DV;
+    bool v4 = DKDV % 4 == 0;
+    for (int b = 0; b < B && v4; ++b) v4 = aligned16(st.C[b]);
+    const dim3 gc(unsigned(ceil_div(v4 ? DKDV / 4 : DKDV, kCombineThreads)), unsigned(BH));
+    if (v4) combine_kernel<true><<<gc, kCombineThreads, 0, s>>>(c.NH, DKDV, st, sc, G, P);
+    else combine_kernel<false><<<gc, kCombineThreads, 0, s>>>(c.NH, DKDV, st, sc, G, P);
     CUDA_CHECK_LAUNCH();
   }
   if (stages & kStageOutput) {
-    const int smem = out_smem_bytes(sc.DKp);
-    CUDA_CHECK(cudaFuncSetAttribute(chunk_output_kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-    CUDA_CHECK(cudaFuncSetAttribute(chunk_output_kernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-    const dim3 gout{unsigned(nc), unsigned(BH), 1u};
-    if (vec) chunk_output_kernel<true><<<gout, kOutThreads, smem, s>>>(c, t_begin, nc, L, sc);
-    else chunk_output_kernel<false><<<gout, kOutThreads, smem, s>>>(c, t_begin, nc, L, sc);
-    CUDA_CHECK_LAUNCH();
+    ScanRanges r{};
+    r.count = G;
+    r.init_from_state = G == 1;
+    for (int gi = 0; gi <= G; ++gi) r.begin[gi] = seg_begin(gi);
+    const dim3 grid{unsigned(ntile), unsigned(BH), unsigned(G)};
+    if (vec) launch_scan<true, true>(NK, grid, smem, s, c, st, t_begin, nc, L, sc, r);
+    else launch_scan<true, false>(NK, grid, smem, s, c, st, t_begin, nc, L, sc, r);
   }
 }
 
