@@ -181,15 +181,22 @@ TEST_F(CudaOps, MakeWeightConvertsAndConcatenatesExactly) {
   std::vector<HostTensor> parts = {{"p0", DType::F32, {5, cols}, p0.data()},
                                    {"p1", DType::BF16, {7, cols}, p1b.data()},
                                    {"p2", DType::F16, {3, cols}, p2h.data()}};
+  // Reference: each part widened to float32 exactly, concatenated, rounded once to `as` (nearest even). Not
+  // the CPU backend's weight: on AVX-512 hosts it stores matrices in a packed tile layout.
+  std::vector<float> all(size_t(15 * cols));
+  convert_to_f32(DType::F32, p0.data(), all.data(), p0.size());
+  convert_to_f32(DType::BF16, p1b.data(), all.data() + 5 * cols, p1b.size());
+  convert_to_f32(DType::F16, p2h.data(), all.data() + 12 * cols, p2h.size());
   for (DType as : {DType::BF16, DType::F16, DType::F32}) {
-    WeightPtr g = gpu_->make_weight(parts, as), c = cpu_->make_weight(parts, as);
+    WeightPtr g = gpu_->make_weight(parts, as);
     ASSERT_EQ(g->rows, 15);
     ASSERT_EQ(g->cols, cols);
     ASSERT_EQ(g->dtype, as);
     const size_t bytes = size_t(15 * cols) * dtype_size(as);
-    std::vector<char> gh(bytes);
+    std::vector<char> gh(bytes), want(bytes);
+    convert_from_f32(as, all.data(), want.data(), all.size());
     gpu_->download(gh.data(), g->data, bytes);
-    EXPECT_EQ(std::memcmp(gh.data(), c->data, bytes), 0) << dtype_name(as);
+    EXPECT_EQ(std::memcmp(gh.data(), want.data(), bytes), 0) << dtype_name(as);
   }
   WeightPtr v = gpu_->make_vector({parts[1], parts[2]});
   WeightPtr vc = cpu_->make_vector({parts[1], parts[2]});

@@ -63,7 +63,7 @@ class CudaBackend final : public Backend {
   int sm_count() const { return sm_count_; }
   void set_linear_path(LinearPath p) { linear_path_ = p; }
   void set_mlstm_path(MlstmPath p) { mlstm_path_ = p; }
-  // Chunks per chunkwise segment (0: as many as a 256 MiB scratch allows); tests force small segments.
+  // Chunks per chunkwise window (0: the default, up to 64 chunks within the scratch cap); tests force small ones.
   void set_mlstm_segment_chunks(int n) { mlstm_segment_chunks_ = n; }
   Workspace& workspace() { return ws_; }
 
