@@ -19,7 +19,6 @@
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/elementwise.cuh"
-#include "backend/cuda/linear.cuh"
 #include "backend/cuda/mlstm.cuh"
 #include "backend/cuda/workspace.h"
 
@@ -240,18 +239,13 @@ void model_bench(CudaBackend& be, double copy_tbs, double peak_tflops, bool quic
     struct Mode {
       bool pdl, tune;
       int shape;
-      bool one_wave;
       const char* name;
     };
-    for (Mode v : {Mode{true, true, 0, false, "graph, PDL"}, Mode{false, true, 0, false, "graph, no PDL"},
-                   Mode{true, true, 0, true, "graph, PDL, one-wave GEMV"},
-                   Mode{true, true, 2, false, "graph, PDL, products + mLSTM only"},
-                   Mode{true, true, 3, false, "graph, PDL, products only"},
-                   Mode{true, false, 0, false, "graph, PDL, GEMM heuristic"}}) {
+    for (Mode v : {Mode{true, true, 0, "graph, PDL"}, Mode{false, true, 0, "graph, no PDL"},
+                   Mode{true, true, 2, "graph, PDL, products + mLSTM only"},
+                   Mode{true, true, 3, "graph, PDL, products only"}, Mode{true, false, 0, "graph, PDL, GEMM heuristic"}}) {
       if (B == 1 && !v.tune) continue;  // no cuBLASLt at B = 1
-      if (B == 16 && v.one_wave) continue;  // no GEMV at B = 16
       cuda::set_pdl_enabled(v.pdl);
-      cuda::set_gemv_one_wave(v.one_wave);
       be.set_gemm_tuning(v.tune);
       shape = v.shape;
       const double ms = time_graph_ms([&](int) { forward(B, 1, st); }, 1, quick ? 5 : 20);
@@ -259,7 +253,6 @@ void model_bench(CudaBackend& be, double copy_tbs, double peak_tflops, bool quic
              fmtd("floor %.3f ms = ", floor_ms) + fmtd("%.0f%%", 100 * floor_ms / ms));
     }
     shape = 0;
-    cuda::set_gemv_one_wave(false);
     cuda::set_pdl_enabled(true);
     be.set_gemm_tuning(true);
   }
@@ -350,7 +343,7 @@ int main(int argc, char** argv) {
     std::printf("\n-- linear, few rows (floor: weight bytes / %.2f TB/s) --\n", copy_tbs);
     const int64_t xmax = 8192 * 10944;
     DeviceBuffer x = rand_dev(size_t(xmax)), y(&be, size_t(8192) * 50304 * 4);
-    double layer_ms[3] = {0, 0, 0};  // N = 1, 16 at auto path; sum over the four block weights
+    double layer_ms[2] = {0, 0};  // N = 1, 16 at auto path; sum over the four block weights
     for (const Shape& sh : shapes) {
       std::vector<WeightPtr> ws;
       for (int i = 0; i < kCopies; ++i) ws.push_back(rand_weight(sh.M, sh.K));
@@ -361,7 +354,6 @@ int main(int argc, char** argv) {
         const char* pname;
       };
       const Variant vs[] = {{1, LinearPath::Auto, "auto"},
-                            {1, LinearPath::Auto, "auto one-wave"},
                             {2, LinearPath::Auto, "auto"},
                             {4, LinearPath::Auto, "auto"},
                             {1, LinearPath::SkinnyMma, "skinny-mma"},
@@ -377,16 +369,13 @@ int main(int argc, char** argv) {
         if (v.N == 16 && v.p == LinearPath::Auto) be.set_linear_path(LinearPath::Auto);
         be.set_linear_path(v.p);
         be.set_gemm_tuning(std::strcmp(v.pname, "cublas-heuristic") != 0);
-        cuda::set_gemv_one_wave(std::strcmp(v.pname, "auto one-wave") == 0);
         const double ms = time_graph_ms(
             [&](int i) { be.linear(*ws[size_t(i % kCopies)], nullptr, x.f32(), sh.K, v.N, y.f32(), sh.M); }, 16);
         const double tbs = wbytes / (ms * 1e-3) / 1e12;
         report(std::string(sh.name) + " N=" + std::to_string(v.N) + " " + v.pname, ms, fmtd("%.2f TB/s", tbs),
                fmtd("%.0f%% of copy", 100.0 * tbs / copy_tbs));
-        cuda::set_gemv_one_wave(false);
         if (v.p == LinearPath::Auto && std::strncmp(sh.name, "lm_head", 7) != 0) {
-          if (v.N == 1 && std::strcmp(v.pname, "auto") == 0) layer_ms[0] += ms;
-          if (v.N == 1 && std::strcmp(v.pname, "auto") != 0) layer_ms[2] += ms;
+          if (v.N == 1) layer_ms[0] += ms;
           if (v.N == 16) layer_ms[1] += ms;
         }
       }
@@ -397,9 +386,6 @@ int main(int argc, char** argv) {
       const double layer_bytes = 2.0 * 4096 * (12304 + 4096 + 21888) + 2.0 * 4096 * 10944;
       report("block projections N=1 (4 GEMVs)", layer_ms[0],
              fmtd("%.2f TB/s", layer_bytes / (layer_ms[0] * 1e-3) / 1e12),
-             fmtd("floor %.4f ms", layer_bytes / (copy_tbs * 1e12) * 1e3));
-      report("block projections N=1 (4 GEMVs, one-wave)", layer_ms[2],
-             fmtd("%.2f TB/s", layer_bytes / (layer_ms[2] * 1e-3) / 1e12),
              fmtd("floor %.4f ms", layer_bytes / (copy_tbs * 1e12) * 1e3));
       report("block projections N=16 (4 GEMVs)", layer_ms[1],
              fmtd("%.2f TB/s", layer_bytes / (layer_ms[1] * 1e-3) / 1e12),

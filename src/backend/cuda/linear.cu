@@ -22,7 +22,6 @@ __device__ __forceinline__ uint4 ld_stream(const void* p) {
 // (S is chosen so that small M still puts enough warps in flight) and combine through shared memory.
 constexpr int kGemvRows = 4;     // weight rows per group
 constexpr int kGemvWarps = 8;    // warps per block
-bool g_one_wave = false;         // set_gemv_one_wave
 
 __device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" ::"l"(p)); }
 
@@ -133,24 +132,13 @@ void gemv_nb(const void* W, int64_t M, int64_t K, const float* bias, const float
              int64_t ldy, bool accumulate, int sm_count, cudaStream_t s) {
   const bool vec = K % WT::kPerVec == 0 && aligned16(W) && aligned16(x) && ldx % 4 == 0;
   auto kernel = vec ? gemv_kernel<WT, NB, true> : gemv_kernel<WT, NB, false>;
-  // Warps splitting K per row group (at least 4 vectors per lane): enough for ~32 warps per SM
-  // (g_one_wave: as many as keep the grid within one wave of resident blocks).
+  // Warps splitting K per row group: enough warps for ~32 per SM, but at least 4 vectors per lane. (A
+  // split that keeps the grid within one wave of resident blocks measured the same: docs/cuda-notes.md.)
   const int64_t row_groups = ceil_div(M, kGemvRows);
+  const int64_t want = ceil_div(int64_t(sm_count) * 32, row_groups);
   const int64_t max_split = std::max<int64_t>(1, K / WT::kPerVec / (32 * 4));
   int S = 1;
-  if (g_one_wave) {
-    static int resident[2] = {0, 0};  // blocks per SM, per VEC
-    int& occ = resident[vec ? 1 : 0];
-    if (occ == 0) {
-      CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, kernel, kGemvWarps * 32, 0));
-      occ = std::max(occ, 1);
-    }
-    const int64_t slots = int64_t(occ) * sm_count;
-    while (2 * S <= kGemvWarps && 2 * S <= max_split && ceil_div(row_groups * 2 * S, kGemvWarps) <= slots) S *= 2;
-  } else {
-    const int64_t want = ceil_div(int64_t(sm_count) * 32, row_groups);
-    while (S < kGemvWarps && S < want && 2 * S <= max_split) S *= 2;
-  }
+  while (S < kGemvWarps && S < want && 2 * S <= max_split) S *= 2;
   const unsigned grid = unsigned(ceil_div(row_groups, kGemvWarps / S));
   const auto* w = static_cast<const typename WT::storage*>(W);
   launch_kernel(kernel, grid, kGemvWarps * 32, 0, s, w, M, K, bias, x, ldx, N, y, ldy, S, accumulate);
@@ -278,8 +266,6 @@ void launch_gemv(DType wt, const void* W, int64_t M, int64_t K, const float* bia
     case DType::F32: gemv_t<F32T>(W, M, K, bias, x, ldx, N, y, ldy, accumulate, sm_count, s); break;
   }
 }
-
-void set_gemv_one_wave(bool on) { g_one_wave = on; }
 
 bool skinny_mma_supported(DType wt, const void* W, int64_t K, int64_t N) {
   return wt == DType::BF16 && K % 8 == 0 && aligned16(W) && N >= 1 && N <= 16;

@@ -20,9 +20,6 @@ namespace xlstm::cuda {
 // vectors into L2 before waiting for the kernel that writes x.
 void launch_gemv(DType wt, const void* W, int64_t M, int64_t K, const float* bias, const float* x, int64_t ldx,
                  int64_t N, float* y, int64_t ldy, bool accumulate, int sm_count, cudaStream_t s);
-// How the GEMV splits K: false (default) aims at ~32 warps per SM; true keeps the grid within one wave
-// of resident blocks. For the benchmark's comparison.
-void set_gemv_one_wave(bool on);
 
 // Whether the skinny mma kernel takes this product.
 bool skinny_mma_supported(DType wt, const void* W, int64_t K, int64_t N);
