@@ -3,7 +3,7 @@
 // bandwidth-bound ops (decode GEMV, mLSTM step, norms), FLOP over ~790 TFLOP/s bf16 for GEMMs.
 // CUDA events on the backend's stream, warm-up, median of repeats, random data; weights and states
 // rotate over copies larger than L2 so that repeats do not hit the cache.
-//   bench_cuda_ops [--quick] [--mlstm-only]
+//   bench_cuda_ops [--quick] [--mlstm-only | --mlstm-profile | --model-only]
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -18,6 +18,7 @@
 #include "backend/backend.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/elementwise.cuh"
 #include "backend/cuda/mlstm.cuh"
 #include "backend/cuda/workspace.h"
 
@@ -159,9 +160,11 @@ void model_bench(CudaBackend& be, double copy_tbs, double peak_tflops, bool quic
   WeightPtr mw = be.make_vector({HostTensor{"m", DType::F32, {VV}, ones_v.data()}});
 
   const int64_t maxN = quick ? 2048 : 8192;
-  DeviceBuffer x = rand_dev(size_t(maxN * D)), x1(&be, size_t(maxN * D) * 4), proj(&be, size_t(maxN * P) * 4),
-               hbuf(&be, size_t(maxN * VV) * 4), y(&be, size_t(maxN * VV) * 4), gu(&be, size_t(maxN * 2 * F) * 4),
-               yf(&be, size_t(maxN * F) * 4), logits(&be, size_t(16 * V) * 4);
+  // The model's buffers (xlstm_large.cpp): x, hr (h, then the products added into x), xy (normed x or
+  // gated MHLN output, in matmul_dtype), pg (proj, then gate|up in matmul_dtype).
+  DeviceBuffer x = rand_dev(size_t(maxN * D)), hr(&be, size_t(maxN * std::max(VV, D)) * 4),
+               xy(&be, size_t(maxN * std::max(D, VV)) * 4), pg(&be, size_t(maxN * std::max(P, 2 * F)) * 4),
+               logits(&be, size_t(16 * V) * 4);
   const size_t layer_state = size_t(NH) * size_t(DK * DV + DK + 1);
 
   // Categories for the prefill breakdown: 0 linear, 1 mlstm, 2 the rest.
@@ -180,39 +183,49 @@ void model_bench(CudaBackend& be, double copy_tbs, double peak_tflops, bool quic
     CUDA_CHECK(cudaEventElapsedTime(&ms, evs[0], evs[1]));
     cat_ms[cat] += ms;
   };
-  // One forward over B sequences of T tokens (rows N = B*T), logits for the last token of each.
+  // One forward over B sequences of T tokens (rows N = B*T), logits for the last token of each: the op
+  // sequence of XlstmLarge::run_block. shape: 0 as the model runs it; 2 the products and the mLSTM only
+  // (no norms, no SwiGLU pass: what the small ops cost in place); 3 the products only.
+  int shape = 0;
   auto forward = [&](int B, int T, std::vector<std::vector<MlstmState>>& st) {
     const int64_t N = int64_t(B) * T;
-    float *xp = x.f32(), *x1p = x1.f32(), *pp = proj.f32(), *hp = hbuf.f32(), *yp = y.f32();
+    const DType at = be.matmul_dtype(DType::BF16, N);
+    float *xp = x.f32(), *hp = hr.f32(), *pp = pg.f32();
+    const Act xa(xy.data(), at), gu(pg.data(), at);
     for (int l = 0; l < layers; ++l) {
       const Layer& w = L[size_t(l)];
-      op(2, [&] { be.rmsnorm(xp, *nw, nullptr, 1e-6f, N, D, x1p); });
-      op(0, [&] { be.linear(*w.in, nullptr, x1p, D, N, pp, P); });
+      if (shape == 0) op(2, [&] { be.rmsnorm(xp, *nw, nullptr, 1e-6f, N, D, xa); });
+      op(0, [&] { be.linear(*w.in, nullptr, xa, D, N, pp, P); });
       MlstmArgs a;
       a.B = B, a.T = T, a.NH = int(NH), a.DK = int(DK), a.DV = int(DV), a.ld = P, a.gate_cap = 15.f, a.chunk = 64;
       a.q = pp, a.k = pp + QK, a.v = pp + 2 * QK, a.igate = pp + 2 * QK + 2 * VV, a.fgate = a.igate + NH;
       a.states = st[size_t(l)].data(), a.h = hp;
-      op(1, [&] { be.mlstm(a); });
-      op(2, [&] { be.mhln_gate(hp, pp + 2 * QK + VV, P, *mw, nullptr, 1e-6f, N, int(NH), int(DV), yp); });
-      op(0, [&] { be.linear(*w.out, nullptr, yp, VV, N, x1p, D); });
-      op(2, [&] {
-        be.add(xp, x1p, N * D);
-        be.rmsnorm(xp, *nw, nullptr, 1e-6f, N, D, x1p);
-      });
-      op(0, [&] { be.linear(*w.gu, nullptr, x1p, D, N, gu.f32(), 2 * F); });
-      op(2, [&] { be.swiglu(gu.f32(), N, F, yf.f32()); });
-      op(0, [&] { be.linear(*w.down, nullptr, yf.f32(), F, N, x1p, D); });
-      op(2, [&] { be.add(xp, x1p, N * D); });
+      if (shape != 3) op(1, [&] { be.mlstm(a); });
+      if (shape == 0) op(2, [&] { be.mhln_gate(hp, pp + 2 * QK + VV, P, *mw, nullptr, 1e-6f, N, int(NH), int(DV), xa); });
+      op(0, [&] { be.linear(*w.out, nullptr, xa, VV, N, xp, D, true); });
+      if (shape == 0) op(2, [&] { be.rmsnorm(xp, *nw, nullptr, 1e-6f, N, D, xa); });
+      op(0, [&] { be.linear(*w.gu, nullptr, xa, D, N, gu, 2 * F); });
+      // linear_swiglu, in its two parts: SwiGLU in place, then the product reads gu[:, 0:F]
+      if (shape == 0) op(2, [&] { cuda::launch_swiglu_inplace(gu.p, gu.dt, N, F, be.stream()); });
+      op(0, [&] { be.linear(*w.down, nullptr, ConstAct(gu), 2 * F, N, xp, D, true); });
     }
-    // Last token of each sequence -> logits (rows b*T + T-1 are strided by T rows).
-    op(2, [&] { be.rmsnorm(xp + (T - 1) * D, *nw, nullptr, 1e-6f, 1, D, x1p); });
-    for (int b = 1; b < B; ++b)
-      op(2, [&] { be.rmsnorm(xp + (int64_t(b) * T + T - 1) * D, *nw, nullptr, 1e-6f, 1, D, x1p + b * D); });
-    op(0, [&] { be.linear(*head, nullptr, x1p, D, B, logits.f32(), V); });
+    // Last token of each sequence: the final norm, then the head.
+    const DType ht = be.matmul_dtype(DType::BF16, B);
+    char* xyb = static_cast<char*>(xy.data());
+    if (T == 1) {
+      op(2, [&] { be.rmsnorm(xp, *nw, nullptr, 1e-6f, B, D, Act(xyb, ht)); });
+    } else {
+      for (int b = 0; b < B; ++b)
+        op(2, [&] {
+          const int64_t row = int64_t(b) * T + T - 1;
+          be.rmsnorm(xp + row * D, *nw, nullptr, 1e-6f, 1, D, Act(xyb + size_t(b * D) * dtype_size(ht), ht));
+        });
+    }
+    op(0, [&] { be.linear(*head, nullptr, ConstAct(xy.data(), ht), D, B, logits.f32(), V); });
     op(2, [&] { be.softcap(logits.f32(), B, V, V, 30.f); });
   };
 
-  for (int B : {1, 16}) {  // decode: one step as a graph
+  for (int B : {1, 16}) {  // decode: one step as a graph; with and without programmatic dependent launch
     DeviceBuffer states(&be, layer_state * size_t(layers) * size_t(B) * 4);
     be.zero(states.data(), states.bytes());
     std::vector<std::vector<MlstmState>> st(size_t(layers), std::vector<MlstmState>(static_cast<size_t>(B)));
@@ -221,11 +234,27 @@ void model_bench(CudaBackend& be, double copy_tbs, double peak_tflops, bool quic
         float* q = states.f32() + (size_t(l) * size_t(B) + size_t(b)) * layer_state;
         st[size_t(l)][size_t(b)] = {q, q + NH * DK * DV, q + NH * DK * DV + NH * DK};
       }
-    const double ms = time_graph_ms([&](int) { forward(B, 1, st); }, 1, quick ? 5 : 20);
     const double bytes = double(total) * 2 + double(B) * layers * double(layer_state) * 4 * 2;
     const double floor_ms = bytes / (copy_tbs * 1e12) * 1e3;
-    report("decode step B=" + std::to_string(B) + " (graph)", ms, fmtd("%.0f tok/s", B * 1e3 / ms),
-           fmtd("floor %.3f ms = ", floor_ms) + fmtd("%.0f%%", 100 * floor_ms / ms));
+    struct Mode {
+      bool pdl, tune;
+      int shape;
+      const char* name;
+    };
+    for (Mode v : {Mode{true, true, 0, "graph, PDL"}, Mode{false, true, 0, "graph, no PDL"},
+                   Mode{true, true, 2, "graph, PDL, products + mLSTM only"},
+                   Mode{true, true, 3, "graph, PDL, products only"}, Mode{true, false, 0, "graph, PDL, GEMM heuristic"}}) {
+      if (B == 1 && !v.tune) continue;  // no cuBLASLt at B = 1
+      cuda::set_pdl_enabled(v.pdl);
+      be.set_gemm_tuning(v.tune);
+      shape = v.shape;
+      const double ms = time_graph_ms([&](int) { forward(B, 1, st); }, 1, quick ? 5 : 20);
+      report("decode step B=" + std::to_string(B) + " (" + v.name + ")", ms, fmtd("%.0f tok/s", B * 1e3 / ms),
+             fmtd("floor %.3f ms = ", floor_ms) + fmtd("%.0f%%", 100 * floor_ms / ms));
+    }
+    shape = 0;
+    cuda::set_pdl_enabled(true);
+    be.set_gemm_tuning(true);
   }
   for (int T : {2048, 8192}) {  // prefill of one sequence
     if (T > maxN) continue;
@@ -258,14 +287,23 @@ void model_bench(CudaBackend& be, double copy_tbs, double peak_tflops, bool quic
   cudaEventDestroy(evs[1]);
 }
 
+
+void print_summary() {
+  g_be->synchronize();
+  std::printf("\nsummary (median of %d)\n| op | ms | rate | vs floor |\n|---|---|---|---|\n", g_reps);
+  for (const Row& r : rows)
+    std::printf("| %s | %.4f | %s | %s |\n", r.what.c_str(), r.ms, r.rate.c_str(), r.floor.c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false, mlstm_only = false, mlstm_profile = false;  // --mlstm-only: for profilers
+  bool quick = false, mlstm_only = false, mlstm_profile = false, model_only = false;
   for (int i = 1; i < argc; ++i) {
     quick = quick || std::strcmp(argv[i], "--quick") == 0;
-    mlstm_only = mlstm_only || std::strcmp(argv[i], "--mlstm-only") == 0;
+    mlstm_only = mlstm_only || std::strcmp(argv[i], "--mlstm-only") == 0;  // for profilers
     mlstm_profile = mlstm_profile || std::strcmp(argv[i], "--mlstm-profile") == 0;
+    model_only = model_only || std::strcmp(argv[i], "--model-only") == 0;  // the 7B stack only
   }
   if (quick) g_reps = 5;
   std::string why;
@@ -311,6 +349,11 @@ int main(int argc, char** argv) {
     report("d2d copy 1 GiB (read + write)", ms, fmtd("%.2f TB/s", copy_tbs), "ceiling");
   }
 
+  if (model_only) {
+    model_bench(be, copy_tbs, peak_tflops, false);
+    print_summary();
+    return 0;
+  }
   if (!mlstm_only) {
     // ---- decode GEMV / skinny GEMM: weights read once ----------------------------------------------------
     struct Shape {
@@ -326,7 +369,7 @@ int main(int argc, char** argv) {
     std::printf("\n-- linear, few rows (floor: weight bytes / %.2f TB/s) --\n", copy_tbs);
     const int64_t xmax = 8192 * 10944;
     DeviceBuffer x = rand_dev(size_t(xmax)), y(&be, size_t(8192) * 50304 * 4);
-    double layer_ms[3] = {0, 0, 0};  // N = 1, 16 at auto path; sum over the four block weights
+    double layer_ms[2] = {0, 0};  // N = 1, 16 at auto path; sum over the four block weights
     for (const Shape& sh : shapes) {
       std::vector<WeightPtr> ws;
       for (int i = 0; i < kCopies; ++i) ws.push_back(rand_weight(sh.M, sh.K));
@@ -344,12 +387,14 @@ int main(int argc, char** argv) {
                             {8, LinearPath::Cublas, "cublas"},
                             {16, LinearPath::SkinnyMma, "skinny-mma"},
                             {16, LinearPath::Cublas, "cublas"},
+                            {16, LinearPath::Cublas, "cublas-heuristic"},
                             {16, LinearPath::Auto, "auto"},
                             {32, LinearPath::Auto, "auto"}};
       for (const Variant& v : vs) {
         if (quick && v.p != LinearPath::Auto) continue;
         if (v.N == 16 && v.p == LinearPath::Auto) be.set_linear_path(LinearPath::Auto);
         be.set_linear_path(v.p);
+        be.set_gemm_tuning(std::strcmp(v.pname, "cublas-heuristic") != 0);
         const double ms = time_graph_ms(
             [&](int i) { be.linear(*ws[size_t(i % kCopies)], nullptr, x.f32(), sh.K, v.N, y.f32(), sh.M); }, 16);
         const double tbs = wbytes / (ms * 1e-3) / 1e12;
@@ -361,6 +406,7 @@ int main(int argc, char** argv) {
         }
       }
       be.set_linear_path(LinearPath::Auto);
+      be.set_gemm_tuning(true);
     }
     {
       const double layer_bytes = 2.0 * 4096 * (12304 + 4096 + 21888) + 2.0 * 4096 * 10944;
@@ -373,17 +419,27 @@ int main(int argc, char** argv) {
     }
 
     // ---- prefill GEMM ------------------------------------------------------------------------------------
-    std::printf("\n-- linear, many rows (cuBLASLt bf16, incl. x -> bf16; floor: FLOP / %.0f TFLOP/s) --\n",
-                peak_tflops);
+    std::printf("\n-- linear, many rows (cuBLASLt bf16; floor: FLOP / %.0f TFLOP/s) --\n", peak_tflops);
+    DeviceBuffer xb(&be, size_t(xmax) * 2);  // the activations as the model now hands them: bf16
+    cuda::launch_act_rows(x.data(), DType::F32, xmax, 1, xmax, xb.data(), DType::BF16, xmax, 1, be.stream());
     for (const Shape& sh : shapes) {
       if (std::strncmp(sh.name, "lm_head", 7) == 0) continue;
       WeightPtr w = rand_weight(sh.M, sh.K);
       for (int64_t N : {int64_t(2048), int64_t(8192)}) {
-        const double ms =
-            time_ms([&](int) { be.linear(*w, nullptr, x.f32(), sh.K, N, y.f32(), sh.M); }, quick ? 3 : 10);
-        const double tf = 2.0 * double(sh.M) * double(N) * double(sh.K) / (ms * 1e-3) / 1e12;
-        report(std::string(sh.name) + " N=" + std::to_string(N), ms, fmtd("%.0f TFLOP/s", tf),
-               fmtd("%.0f%% of peak", 100.0 * tf / peak_tflops));
+        struct G {
+          bool f32x, bf16y;
+          const char* name;
+        };
+        for (G g : {G{false, false, "bf16 x"}, G{true, false, "f32 x (converted)"}, G{false, true, "bf16 x -> bf16 y"}}) {
+          if (g.f32x && N != 8192) continue;
+          if (g.bf16y && std::strncmp(sh.name, "gate|up", 7) != 0) continue;
+          const ConstAct xa = g.f32x ? ConstAct(x.f32()) : ConstAct(xb.data(), DType::BF16);
+          const Act ya = g.bf16y ? Act(y.data(), DType::BF16) : Act(y.f32());
+          const double ms = time_ms([&](int) { be.linear(*w, nullptr, xa, sh.K, N, ya, sh.M); }, quick ? 3 : 10);
+          const double tf = 2.0 * double(sh.M) * double(N) * double(sh.K) / (ms * 1e-3) / 1e12;
+          report(std::string(sh.name) + " N=" + std::to_string(N) + " " + g.name, ms, fmtd("%.0f TFLOP/s", tf),
+                 fmtd("%.0f%% of peak", 100.0 * tf / peak_tflops));
+        }
       }
     }
   }
@@ -514,12 +570,29 @@ int main(int argc, char** argv) {
       bytes = 3.0 * N * D * 4;
       report("add 8192x4096", ms, fmtd("%.2f TB/s", bytes / (ms * 1e-3) / 1e12),
              fmtd("floor %.4f ms", bytes / (copy_tbs * 1e12) * 1e3));
+      // The fused / bf16-output forms the model runs at prefill.
+      DeviceBuffer hb(&be, size_t(N * D) * 2);
+      const Act hbf(hb.data(), DType::BF16);
+      ms = time_ms([&](int) { be.rmsnorm(a.f32(), *w, nullptr, 1e-6f, N, D, hbf); });
+      bytes = double(N) * D * (4 + 2);
+      report("rmsnorm 8192x4096 -> bf16", ms, fmtd("%.2f TB/s", bytes / (ms * 1e-3) / 1e12),
+             fmtd("floor %.4f ms", bytes / (copy_tbs * 1e12) * 1e3));
+      DeviceBuffer gub(&be, size_t(N * 2 * F) * 2);
+      cuda::launch_act_rows(gu.data(), DType::F32, 2 * F, N, 2 * F, gub.data(), DType::BF16, 2 * F, N, be.stream());
+      ms = time_ms([&](int) { cuda::launch_swiglu_inplace(gub.data(), DType::BF16, N, F, be.stream()); });
+      bytes = double(N) * F * (2 + 2 + 2);
+      report("swiglu in place bf16 8192x10944", ms, fmtd("%.2f TB/s", bytes / (ms * 1e-3) / 1e12),
+             fmtd("floor %.4f ms", bytes / (copy_tbs * 1e12) * 1e3));
+      DeviceBuffer yyb(&be, size_t(N * V) * 2);
+      ms = time_ms([&](int) {
+        be.mhln_gate(hh.f32(), o.f32(), V, *mw, nullptr, 1e-6f, N, NH, DV, Act(yyb.data(), DType::BF16));
+      });
+      bytes = double(N) * V * (4 + 4 + 2);
+      report("mhln_gate 8192x8x512 -> bf16", ms, fmtd("%.2f TB/s", bytes / (ms * 1e-3) / 1e12),
+             fmtd("floor %.4f ms", bytes / (copy_tbs * 1e12) * 1e3));
     }
     model_bench(be, copy_tbs, peak_tflops, quick);
   }
-  be.synchronize();
-  std::printf("\nsummary (median of %d)\n| op | ms | rate | vs floor |\n|---|---|---|---|\n", g_reps);
-  for (const Row& r : rows)
-    std::printf("| %s | %.4f | %s | %s |\n", r.what.c_str(), r.ms, r.rate.c_str(), r.floor.c_str());
+  print_summary();
   return 0;
 }

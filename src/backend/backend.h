@@ -1,8 +1,9 @@
 // Why: the narrow vocabulary of ops that model code speaks. Model files (src/model/*) are written once
 // against this interface; each backend (src/backend/cpu, src/backend/cuda) implements every op and never
 // learns which model it runs. Every pointer an op takes lives on the backend's device (host memory for
-// the CPU backend) unless marked "host". Activations and recurrent state are float32, row-major; weights
-// keep their dtype (F32, BF16 or F16) and products accumulate in float32.
+// the CPU backend) unless marked "host". Activations and recurrent state are float32, row-major, except
+// the activations that flow into matrix products (see Act); weights keep their dtype (F32, BF16 or F16)
+// and products accumulate in float32.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -79,6 +80,24 @@ struct SampleRow {
   uint64_t step = 0;
 };
 
+// Activations that a matrix product reads (and the ops that produce them write): row-major elements of
+// type dt, F32 or a 16-bit float (BF16, F16: rounded to nearest even, F16 saturating at +-65504). A
+// backend reads 16-bit activations straight into its tensor cores; Backend::matmul_dtype says which type
+// saves it a conversion. A float* converts implicitly (F32). Strides and sizes count elements.
+struct Act {
+  void* p = nullptr;
+  DType dt = DType::F32;
+  Act(float* f) : p(f) {}  // NOLINT: implicit on purpose (float32 is the common case)
+  Act(void* q, DType t) : p(q), dt(t) {}
+};
+struct ConstAct {
+  const void* p = nullptr;
+  DType dt = DType::F32;
+  ConstAct(const float* f) : p(f) {}  // NOLINT
+  ConstAct(const void* q, DType t) : p(q), dt(t) {}
+  ConstAct(const Act& a) : p(a.p), dt(a.dt) {}  // NOLINT
+};
+
 // A recorded sequence of launches (a CUDA graph) replayed with the same pointers and sizes.
 struct Graph {
   virtual ~Graph() = default;
@@ -108,14 +127,25 @@ class Backend {
   virtual WeightPtr make_vector(const std::vector<HostTensor>& parts) = 0;
 
   // ---- ops (shapes in brackets; N = number of token rows) ---------------------------------------------
-  // y[N, W.rows] (row stride ldy) = x[N, W.cols] (row stride ldx) · W^T (+ bias[W.rows])
-  virtual void linear(const Weight& W, const Weight* bias, const float* x, int64_t ldx, int64_t N,
-                      float* y, int64_t ldy) = 0;
+  // The activation type in which linear() reads x for N rows of weights of dtype `weight` without a
+  // conversion pass (F32 or that 16-bit dtype). Model code makes the producers of a product's input
+  // (rmsnorm, mhln_gate, linear feeding linear_swiglu) write this type. CPU: always F32.
+  virtual DType matmul_dtype(DType weight, int64_t N) const { (void)weight, (void)N; return DType::F32; }
+  // y[N, W.rows] (row stride ldy) = x[N, W.cols] (row stride ldx) · W^T (+ bias[W.rows]); x and y of any
+  // Act type (y rounded once, after the bias). accumulate: y += that instead (y F32; the residual add
+  // folded into the product). x and y must not overlap.
+  virtual void linear(const Weight& W, const Weight* bias, ConstAct x, int64_t ldx, int64_t N, Act y,
+                      int64_t ldy, bool accumulate = false) = 0;
+  // y[N, W.rows] (row stride ldy, float32) (+)= (silu(gu[:, 0:F]) * gu[:, F:2F]) · W^T (+ bias), F = W.cols;
+  // gu [N, 2F] contiguous, any Act type. The FFN's down projection with SwiGLU on its input; gu is
+  // scratch afterwards (a backend may write the gated product over gu[:, 0:F]).
+  virtual void linear_swiglu(const Weight& W, const Weight* bias, Act gu, int64_t N, float* y, int64_t ldy,
+                             bool accumulate = false) = 0;
   // y[N, E.cols] = E[ids[n], :]; ids: device int32 [N], each in [0, E.rows) (checked by the caller)
   virtual void embed(const Weight& E, const int32_t* ids, int64_t N, float* y) = 0;
-  // y[N, D] = x * rsqrt(mean(x^2) + eps) * w (+ b)        (x, y may alias)
+  // y[N, D] = x * rsqrt(mean(x^2) + eps) * w (+ b)        (x, y may alias when y is F32)
   virtual void rmsnorm(const float* x, const Weight& w, const Weight* b, float eps, int64_t N, int64_t D,
-                       float* y) = 0;
+                       Act y) = 0;
   // y[N, D] = (x - mean) * rsqrt(var + eps) * w (+ b), biased variance per row (x, y may alias)
   // w == nullptr: no scale.
   virtual void layernorm(const float* x, const Weight* w, const Weight* b, float eps, int64_t N, int64_t D,
@@ -127,9 +157,9 @@ class Backend {
   // The mLSTM cell (see MlstmArgs).
   virtual void mlstm(const MlstmArgs& a) = 0;
   // y[N, NH*DV] = sigmoid(o) * (LN_per_head(h) * w (+ b)), LN over each head's DV values, biased variance,
-  // no per-head affine; o read with row stride ldo; h [N, NH, DV] contiguous; w, b [NH*DV].
+  // no per-head affine; o read with row stride ldo; h [N, NH, DV] contiguous; w, b [NH*DV]; y any Act type.
   virtual void mhln_gate(const float* h, const float* o, int64_t ldo, const Weight& w, const Weight* b,
-                         float eps, int64_t N, int NH, int DV, float* y) = 0;
+                         float eps, int64_t N, int NH, int DV, Act y) = 0;
   // y[N, F] = silu(gu[n, 0:F]) * gu[n, F:2F]      (gu [N, 2F] contiguous)
   virtual void swiglu(const float* gu, int64_t N, int64_t F, float* y) = 0;
   // ids[b] = the draw of sample_row (backend/sampling.h) from logits[b, :] with rows[b], then

@@ -3,6 +3,16 @@
 //   q|k|v|o|i|f = RMSNorm(x) . W_in; x += down(silu(gate) * up) of RMSNorm(x); logits = cap(head(RMSNorm(x))).
 // Projections are fused at load (one [2QK+2V+2NH, D] matrix, one [2F, D] gate|up matrix) so each block
 // runs four matrix products. Prefill runs in pieces of bounded length so memory does not grow with T.
+// The residual adds are folded into the out_proj and down products (they accumulate into x), SwiGLU
+// into the down projection's input (linear_swiglu), and every product input is written in the
+// backend's matmul_dtype (bf16 for many rows on CUDA: no conversion pass inside the product).
+// Workspace: four buffers (per row; float32 unless noted):
+//   x_  [D]                    the residual stream
+//   h_  [V]                    the mLSTM output
+//   xy_ [max(D, V)] act        the normed x fed to w_in / gate_up / the head, or the gated MHLN output
+//   pg_ [max(P f32, 2F act)]   proj (q|k|v|o|i|f, read by the mLSTM and the gate), later gu (gate|up)
+// Prefill runs in pieces of bounded length; all of a prompt's ids go to the device at once, so the host
+// queues piece after piece without waiting for the device.
 #include "model/xlstm_large.h"
 
 #include <fmt/format.h>
@@ -49,7 +59,9 @@ class XlstmLarge final : public Model {
     }
     load_weights(w);
     fill_info(w, path);
-    ensure_workspace(max_step_tokens_, 0);  // decode steps of up to max_step_tokens_ sequences never allocate
+    // Decode steps of up to max_step_tokens_ sequences never allocate (the activation type, hence the
+    // bytes per row, may change with the row count).
+    for (int64_t n = max_step_tokens_; n >= 1; --n) ensure_workspace(n, 0);
   }
 
   const ModelInfo& info() const override { return info_; }
@@ -73,14 +85,17 @@ class XlstmLarge final : public Model {
     if (piece >= chunk_) piece = piece / chunk_ * chunk_;
     piece = std::min<int64_t>(piece, T);
     ensure_workspace(B * piece, B * std::min<int64_t>(piece, std::max(n_out, 1)));
-    std::vector<int32_t> piece_ids;
+    // Every piece's ids ([B, Tp] each, one after the other) in one upload.
+    std::vector<int32_t> all(size_t(B) * size_t(T));
+    for (int64_t t0 = 0, off = 0; t0 < T; t0 += piece) {
+      const int64_t Tp = std::min<int64_t>(piece, T - t0);
+      for (int b = 0; b < B; ++b, off += Tp) std::memcpy(&all[size_t(off)], ids + int64_t(b) * T + t0, size_t(Tp) * 4);
+    }
+    if (all_ids_.bytes() < all.size() * 4) all_ids_ = DeviceBuffer(), all_ids_ = DeviceBuffer(&be_, all.size() * 4);
+    be_.upload(all_ids_.data(), all.data(), all.size() * 4);
     for (int64_t t0 = 0; t0 < T; t0 += piece) {
-      const int64_t Tp = std::min<int64_t>(piece, T - t0), Nr = B * Tp;
-      piece_ids.resize(size_t(Nr));
-      for (int b = 0; b < B; ++b)
-        std::memcpy(&piece_ids[size_t(b * Tp)], ids + int64_t(b) * T + t0, size_t(Tp) * 4);
-      be_.upload(ids_.data(), piece_ids.data(), size_t(Nr) * 4);
-      run_rows(static_cast<const int32_t*>(ids_.data()), B, int(Tp), states);
+      const int64_t Tp = std::min<int64_t>(piece, T - t0);
+      run_rows(static_cast<const int32_t*>(all_ids_.data()) + int64_t(B) * t0, B, int(Tp), states);
       emit_logits(B, T, t0, Tp, n_out, logits);
     }
   }
@@ -88,8 +103,9 @@ class XlstmLarge final : public Model {
   void decode_step(const int32_t* ids_dev, int B, float* const* states, float* logits_dev) override {
     ensure_workspace(B, 0);
     run_rows(ids_dev, B, 1, states);
-    be_.rmsnorm(x_.f32(), *out_norm_, nullptr, c_.norm_eps, B, D_, x1_.f32());
-    be_.linear(*head_view_, nullptr, x1_.f32(), D_, B, logits_dev, c_.vocab_size);
+    const Act xn = act(xy_, B);
+    be_.rmsnorm(x_.f32(), *out_norm_, nullptr, c_.norm_eps, B, D_, xn);
+    be_.linear(*head_view_, nullptr, xn, D_, B, logits_dev, c_.vocab_size);
     if (c_.output_logit_soft_cap > 0) be_.softcap(logits_dev, B, c_.vocab_size, c_.vocab_size, c_.output_logit_soft_cap);
   }
 
@@ -104,6 +120,9 @@ class XlstmLarge final : public Model {
     }
   }
 
+  // The activation type the backend wants for products over `rows` rows, on buffer buf.
+  Act act(const DeviceBuffer& buf, int64_t rows) const { return Act(buf.data(), be_.matmul_dtype(wdt_, rows)); }
+
   size_t layer_floats() const { return size_t(NH_) * size_t(DK_ * DV_ + DK_ + 1); }
   MlstmState layer_state(float* base, int64_t l) const {
     float* p = base + size_t(l) * layer_floats();
@@ -112,23 +131,21 @@ class XlstmLarge final : public Model {
 
   void run_block(const Block& k, int B, int Tp, const MlstmState* st) {
     const int64_t Nr = int64_t(B) * Tp;
-    float *x = x_.f32(), *x1 = x1_.f32(), *proj = proj_.f32(), *h = h_.f32(), *y = y_.f32(), *gu = gu_.f32();
-    be_.rmsnorm(x, *k.norm_mlstm_w, k.norm_mlstm_b.get(), c_.norm_eps, Nr, D_, x1);
-    be_.linear(*k.w_in, k.b_in.get(), x1, D_, Nr, proj, P_);
+    float *x = x_.f32(), *h = h_.f32(), *proj = pg_.f32();
+    const Act xy = act(xy_, Nr), gu = act(pg_, Nr);
+    be_.rmsnorm(x, *k.norm_mlstm_w, k.norm_mlstm_b.get(), c_.norm_eps, Nr, D_, xy);
+    be_.linear(*k.w_in, k.b_in.get(), xy, D_, Nr, proj, P_);
     MlstmArgs a;
     a.B = B, a.T = Tp, a.NH = int(NH_), a.DK = int(DK_), a.DV = int(DV_);
     a.q = proj, a.k = proj + QK_, a.v = proj + 2 * QK_;
     a.igate = proj + 2 * QK_ + 2 * V_, a.fgate = a.igate + NH_;
     a.ld = P_, a.gate_cap = c_.gate_soft_cap, a.eps = c_.eps, a.chunk = chunk_, a.states = st, a.h = h;
     be_.mlstm(a);
-    be_.mhln_gate(h, proj + 2 * QK_ + V_, P_, *k.mh_w, k.mh_b.get(), c_.norm_eps, Nr, int(NH_), int(DV_), y);
-    be_.linear(*k.out_w, k.out_b.get(), y, V_, Nr, x1, D_);
-    be_.add(x, x1, Nr * D_);
-    be_.rmsnorm(x, *k.norm_ffn_w, k.norm_ffn_b.get(), c_.norm_eps, Nr, D_, x1);
-    be_.linear(*k.gate_up_w, k.gate_up_b.get(), x1, D_, Nr, gu, 2 * F_);
-    be_.swiglu(gu, Nr, F_, y_ffn_.f32());
-    be_.linear(*k.down_w, k.down_b.get(), y_ffn_.f32(), F_, Nr, x1, D_);
-    be_.add(x, x1, Nr * D_);
+    be_.mhln_gate(h, proj + 2 * QK_ + V_, P_, *k.mh_w, k.mh_b.get(), c_.norm_eps, Nr, int(NH_), int(DV_), xy);
+    be_.linear(*k.out_w, k.out_b.get(), xy, V_, Nr, x, D_, true);  // x += out_proj(...)
+    be_.rmsnorm(x, *k.norm_ffn_w, k.norm_ffn_b.get(), c_.norm_eps, Nr, D_, xy);
+    be_.linear(*k.gate_up_w, k.gate_up_b.get(), xy, D_, Nr, gu, 2 * F_);
+    be_.linear_swiglu(*k.down_w, k.down_b.get(), gu, Nr, x, D_, true);  // x += down(silu(gate) * up)
   }
 
   // Logits for positions [t0, t0+Tp) that fall in the last n_out positions of each sequence.
@@ -136,28 +153,30 @@ class XlstmLarge final : public Model {
     const int64_t first = std::max<int64_t>(t0, T - n_out), last = t0 + Tp;
     if (first >= last) return;
     const int64_t cnt = last - first, V = c_.vocab_size;
-    for (int b = 0; b < B; ++b)
-      be_.copy(x1_.f32() + b * cnt * D_, x_.f32() + (b * Tp + (first - t0)) * D_, size_t(cnt * D_) * 4);
-    be_.rmsnorm(x1_.f32(), *out_norm_, nullptr, c_.norm_eps, B * cnt, D_, x1_.f32());
-    be_.linear(*head_view_, nullptr, x1_.f32(), D_, B * cnt, logits_.f32(), V);
+    const Act xn = act(xy_, B * cnt);
+    const size_t esz = dtype_size(xn.dt);
+    for (int b = 0; b < B; ++b)  // the final norm of the rows wanted, then the head over all of them
+      be_.rmsnorm(x_.f32() + (b * Tp + (first - t0)) * D_, *out_norm_, nullptr, c_.norm_eps, cnt, D_,
+                  Act(static_cast<char*>(xn.p) + size_t(b * cnt * D_) * esz, xn.dt));
+    be_.linear(*head_view_, nullptr, xn, D_, B * cnt, logits_.f32(), V);
     if (c_.output_logit_soft_cap > 0) be_.softcap(logits_.f32(), B * cnt, V, V, c_.output_logit_soft_cap);
     for (int b = 0; b < B; ++b)
       be_.download(logits + (int64_t(b) * n_out + (first - (T - n_out))) * V, logits_.f32() + b * cnt * V,
                    size_t(cnt * V) * 4);
   }
 
+  // Grows the workspace for `rows` rows through the blocks and `logit_rows` rows through the head; the
+  // sizes depend on the activation type the backend wants at those row counts.
   void ensure_workspace(int64_t rows, int64_t logit_rows) {
-    if (rows > ws_rows_) {
-      ws_rows_ = rows;
-      auto buf = [&](int64_t cols) { return DeviceBuffer(&be_, size_t(rows * cols) * 4); };
-      ids_ = DeviceBuffer(&be_, size_t(rows) * 4);
-      x_ = buf(D_), x1_ = buf(std::max(D_, V_)), proj_ = buf(P_), h_ = buf(V_), y_ = buf(V_);
-      gu_ = buf(2 * F_), y_ffn_ = buf(F_);
-    }
-    if (logit_rows > logit_rows_) {
-      logit_rows_ = logit_rows;
-      logits_ = DeviceBuffer(&be_, size_t(logit_rows * c_.vocab_size) * 4);
-    }
+    auto act_bytes = [&](int64_t n, int64_t cols) { return size_t(n * cols) * dtype_size(be_.matmul_dtype(wdt_, n)); };
+    auto grow = [&](DeviceBuffer& b, size_t bytes) {
+      if (bytes > b.bytes()) b = DeviceBuffer(), b = DeviceBuffer(&be_, bytes);
+    };
+    grow(x_, size_t(rows * D_) * 4);
+    grow(h_, size_t(rows * V_) * 4);
+    grow(xy_, std::max(act_bytes(rows, std::max(D_, V_)), act_bytes(logit_rows, D_)));
+    grow(pg_, std::max(size_t(rows * P_) * 4, act_bytes(rows, 2 * F_)));
+    grow(logits_, size_t(logit_rows * c_.vocab_size) * 4);
   }
 
   // ---- loading ----------------------------------------------------------------------------------------
@@ -267,9 +286,8 @@ class XlstmLarge final : public Model {
   std::vector<Block> blocks_;
   std::vector<std::vector<float>> zero_pool_;
   std::vector<MlstmState> st_;  // per-layer state pointers of the sequences in flight
-  // Workspace, [rows, cols] float32 on the backend (rows = B * piece).
-  int64_t ws_rows_ = 0, logit_rows_ = 0;
-  DeviceBuffer ids_, x_, x1_, proj_, h_, y_, gu_, y_ffn_, logits_;
+  // Workspace on the backend (see the top of the file; rows = B * piece).
+  DeviceBuffer all_ids_, x_, h_, xy_, pg_, logits_;
 };
 
 }  // namespace

@@ -4,9 +4,9 @@
 // each op so an unwritten element fails. Errors are ||out - ref|| / ||ref||; the largest seen per check
 // is printed at the end (the numbers that go into docs/cuda-notes.md).
 //
-// Tolerances: float32 paths (gemv with f32 x, norms, elementwise) 2e-5; bf16
-// activations (skinny mma, cuBLASLt bf16) 1e-2; f16 5e-3. The mLSTM op has its own file
-// (test_cuda_mlstm.cpp).
+// Outputs written as 16-bit activations add their rounding to the tolerance (bf16 5e-3, f16 1e-3).
+// Tolerances: float32 paths (gemv with f32 x, norms, elementwise) 2e-5; bf16 activations (skinny mma,
+// cuBLASLt bf16) 1e-2; f16 5e-3. The mLSTM op has its own file (test_cuda_mlstm.cpp).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -121,10 +121,46 @@ class CudaOps : public ::testing::Test {
     return h;
   }
 
+  // Device buffer of n elements of activation type t filled with NaN (0xffff for 16-bit types).
+  void* poisoned_act(size_t n, DType t) {
+    if (t == DType::F32) return poisoned(n);
+    bufs_.emplace_back(gpu_, std::max<size_t>(4, n * 2));
+    std::vector<uint16_t> nan(n, 0xffff);
+    gpu_->upload(bufs_.back().data(), nan.data(), n * 2);
+    return bufs_.back().data();
+  }
+  // Activation-typed device data as float32 on the host (exact widening).
+  std::vector<float> host_act(const void* d, DType t, size_t n) {
+    if (t == DType::F32) return host(static_cast<const float*>(d), n);
+    std::vector<uint16_t> h(n);
+    gpu_->synchronize();
+    gpu_->download(h.data(), d, n * 2);
+    std::vector<float> f(n);
+    convert_to_f32(t, h.data(), f.data(), n);
+    return f;
+  }
+  // Device copy of host float32 data rounded to activation type t (and that rounding, widened, in `exact`).
+  void* dev_act(const std::vector<float>& h, DType t, std::vector<float>* exact = nullptr) {
+    if (t == DType::F32) {
+      if (exact) *exact = h;
+      return dev(h);
+    }
+    std::vector<uint16_t> b(h.size());
+    convert_from_f32(t, h.data(), b.data(), h.size());
+    if (exact) {
+      exact->resize(h.size());
+      convert_to_f32(t, b.data(), exact->data(), h.size());
+    }
+    return dev_raw(b);
+  }
+
   static CudaBackend* gpu_;
   static cpu::CpuBackend* cpu_;
   std::vector<DeviceBuffer> bufs_;
 };
+
+// Tolerance for an output written as activation type t on top of the path's own: the rounding of t.
+double act_tol(DType t, double base) { return t == DType::BF16 ? base + 5e-3 : t == DType::F16 ? base + 1e-3 : base; }
 CudaBackend* CudaOps::gpu_ = nullptr;
 cpu::CpuBackend* CudaOps::cpu_ = nullptr;
 
@@ -181,20 +217,22 @@ TEST_F(CudaOps, MakeWeightConvertsAndConcatenatesExactly) {
   std::vector<HostTensor> parts = {{"p0", DType::F32, {5, cols}, p0.data()},
                                    {"p1", DType::BF16, {7, cols}, p1b.data()},
                                    {"p2", DType::F16, {3, cols}, p2h.data()}};
-  // Reference: each part widened to float32 exactly, concatenated, rounded once to `as` (nearest even). Not
-  // the CPU backend's weight: on AVX-512 hosts it stores matrices in a packed tile layout.
-  std::vector<float> all(size_t(15 * cols));
-  convert_to_f32(DType::F32, p0.data(), all.data(), p0.size());
-  convert_to_f32(DType::BF16, p1b.data(), all.data() + 5 * cols, p1b.size());
-  convert_to_f32(DType::F16, p2h.data(), all.data() + 12 * cols, p2h.size());
   for (DType as : {DType::BF16, DType::F16, DType::F32}) {
     WeightPtr g = gpu_->make_weight(parts, as);
     ASSERT_EQ(g->rows, 15);
     ASSERT_EQ(g->cols, cols);
     ASSERT_EQ(g->dtype, as);
+    // Expected: each part widened exactly, rounded once to `as`, concatenated (row-major; the CPU
+    // backend's own matrices may be in its packed layout, so they are not the reference here).
     const size_t bytes = size_t(15 * cols) * dtype_size(as);
-    std::vector<char> gh(bytes), want(bytes);
-    convert_from_f32(as, all.data(), want.data(), all.size());
+    std::vector<char> want(bytes), gh(bytes);
+    char* dst = want.data();
+    for (const auto& p : parts) {
+      std::vector<float> f(size_t(p.numel()));
+      convert_to_f32(p.dtype, p.data, f.data(), f.size());
+      convert_from_f32(as, f.data(), dst, f.size());
+      dst += f.size() * dtype_size(as);
+    }
     gpu_->download(gh.data(), g->data, bytes);
     EXPECT_EQ(std::memcmp(gh.data(), want.data(), bytes), 0) << dtype_name(as);
   }
@@ -401,6 +439,197 @@ TEST_F(CudaOps, AddSoftcapSwigluMatchCpu) {
     const double e = rel_err(host(y, ref.size()), ref);
     record("swiglu", e);
     EXPECT_LT(e, kTolF32) << N << "x" << F;
+  }
+}
+
+// ---- typed activations, accumulating products, linear_swiglu, matmul_dtype --------------------------------
+
+TEST_F(CudaOps, RmsnormWrites16BitActivations) {
+  for (auto [N, D] : {std::pair<int64_t, int64_t>{1, 4096}, {16, 4096}, {3, 37}, {5, 1}, {2, 10000}, {65, 256}})
+    for (DType yt : {DType::BF16, DType::F16}) {
+      std::vector<float> x = randn(size_t(N * D), 0.3f, 2.f), w = randn(size_t(D), 1.f, 0.2f);
+      HostTensor wt{"w", DType::F32, {D}, w.data()};
+      WeightPtr gw = gpu_->make_vector({wt}), cw = cpu_->make_vector({wt});
+      std::vector<float> ref(x.size());
+      cpu_->rmsnorm(x.data(), *cw, nullptr, 1e-6f, N, D, ref.data());
+      void* y = poisoned_act(x.size(), yt);
+      gpu_->rmsnorm(dev(x), *gw, nullptr, 1e-6f, N, D, Act(y, yt));
+      const double e = rel_err(host_act(y, yt, x.size()), ref);
+      record(std::string("rmsnorm -> ") + dtype_name(yt), e);
+      EXPECT_LT(e, act_tol(yt, kTolF32)) << N << "x" << D << " " << dtype_name(yt);
+    }
+}
+
+TEST_F(CudaOps, MhlnGateWrites16BitActivations) {
+  for (DType yt : {DType::BF16, DType::F16}) {
+    const int64_t N = 5, NH = 8, DV = 512, V = NH * DV, ldo = V + 12;
+    std::vector<float> h = randn(size_t(N * V), 0.1f, 1.f), o = randn(size_t(N * ldo), 0.f, 3.f);
+    std::vector<float> w = randn(size_t(V), 1.f, 0.3f);
+    HostTensor wt{"w", DType::F32, {V}, w.data()};
+    WeightPtr gw = gpu_->make_vector({wt}), cw = cpu_->make_vector({wt});
+    std::vector<float> ref(size_t(N * V));
+    cpu_->mhln_gate(h.data(), o.data(), ldo, *cw, nullptr, 1e-6f, N, NH, DV, ref.data());
+    void* y = poisoned_act(ref.size(), yt);
+    gpu_->mhln_gate(dev(h), dev(o), ldo, *gw, nullptr, 1e-6f, N, NH, DV, Act(y, yt));
+    const double e = rel_err(host_act(y, yt, ref.size()), ref);
+    record(std::string("mhln_gate -> ") + dtype_name(yt), e);
+    EXPECT_LT(e, act_tol(yt, kTolF32)) << dtype_name(yt);
+  }
+}
+
+TEST_F(CudaLinear, MatmulDtypeFollowsThePath) {
+  EXPECT_EQ(gpu_->matmul_dtype(DType::BF16, 1), DType::F32);
+  EXPECT_EQ(gpu_->matmul_dtype(DType::BF16, 4), DType::F32);
+  EXPECT_EQ(gpu_->matmul_dtype(DType::BF16, 5), DType::BF16);
+  EXPECT_EQ(gpu_->matmul_dtype(DType::F16, 2048), DType::F16);
+  EXPECT_EQ(gpu_->matmul_dtype(DType::F32, 2048), DType::F32);
+  gpu_->set_linear_path(LinearPath::Cublas);
+  EXPECT_EQ(gpu_->matmul_dtype(DType::BF16, 1), DType::BF16);
+  gpu_->set_linear_path(LinearPath::Gemv);
+  EXPECT_EQ(gpu_->matmul_dtype(DType::BF16, 64), DType::F32);
+}
+
+// linear with x and y of every activation type, on every path, against the CPU on the same (rounded) x.
+TEST_F(CudaLinear, TypedActivationsMatchCpu) {
+  const int64_t M = 300, K = 264;
+  for (LinearPath path : {LinearPath::Auto, LinearPath::Gemv, LinearPath::Cublas})
+    for (int64_t N : {1, 3, 5, 16, 40})
+      for (DType wt : {DType::BF16, DType::F32})
+        for (DType xt : {DType::F32, DType::BF16})
+          for (DType yt : {DType::F32, DType::BF16, DType::F16})
+            for (bool with_b : {false, true}) {
+              const int64_t ldx = K + 8, ldy = M + 4;
+              std::vector<float> w = randn(size_t(M * K), 0.f, 1.f / std::sqrt(float(K))), bv = randn(size_t(M));
+              std::vector<float> x = randn(size_t(N * ldx)), xr;
+              HostTensor wt_{"w", DType::F32, {M, K}, w.data()}, bt{"b", DType::F32, {M}, bv.data()};
+              WeightPtr gw = gpu_->make_weight({wt_}, wt), cw = cpu_->make_weight({wt_}, wt);
+              WeightPtr gb = gpu_->make_vector({bt}), cb = cpu_->make_vector({bt});
+              void* dx = dev_act(x, xt, &xr);
+              std::vector<float> ref(size_t(N * ldy), 0.f);
+              cpu_->linear(*cw, with_b ? cb.get() : nullptr, xr.data(), ldx, N, ref.data(), ldy);
+              void* y = poisoned_act(size_t(N * ldy), yt);
+              gpu_->set_linear_path(path);
+              gpu_->linear(*gw, with_b ? gb.get() : nullptr, ConstAct(dx, xt), ldx, N, Act(y, yt), ldy);
+              const std::vector<float> out = host_act(y, yt, size_t(N * ldy));
+              const bool f32_path = wt == DType::F32 || path == LinearPath::Gemv || (path == LinearPath::Auto && N <= 4);
+              const double e = rel_err(out.data(), ref.data(), N, M, ldy);
+              record(std::string("linear typed ") + (f32_path ? "f32 path" : "bf16 path") + " -> " + dtype_name(yt), e);
+              EXPECT_LT(e, act_tol(yt, f32_path ? kTolF32 : kTolBf16))
+                  << "N=" << N << " W " << dtype_name(wt) << " x " << dtype_name(xt) << " y " << dtype_name(yt)
+                  << " path " << int(path) << (with_b ? " bias" : "");
+            }
+}
+
+TEST_F(CudaLinear, SwigluProductMatchesCpu) {
+  for (LinearPath path : {LinearPath::Auto, LinearPath::Gemv, LinearPath::Cublas})
+    for (auto [M, F] : {std::pair<int64_t, int64_t>{4096, 10944}, {300, 264}, {33, 37}})
+      for (int64_t N : {1, 2, 4, 5, 16, 33})
+        for (DType gt : {DType::F32, DType::BF16})
+          for (bool with_b : {false, true}) {
+            if (M == 4096 && (path != LinearPath::Auto || (N != 1 && N != 16) || with_b)) continue;  // few 7B cases
+            std::vector<float> w = randn(size_t(M * F), 0.f, 1.f / std::sqrt(float(F))), bv = randn(size_t(M));
+            std::vector<float> gu = randn(size_t(N * 2 * F), 0.f, 2.f), gr;
+            HostTensor wt{"w", DType::F32, {M, F}, w.data()}, bt{"b", DType::F32, {M}, bv.data()};
+            WeightPtr gw = gpu_->make_weight({wt}, DType::BF16), cw = cpu_->make_weight({wt}, DType::BF16);
+            WeightPtr gb = gpu_->make_vector({bt}), cb = cpu_->make_vector({bt});
+            void* dg = dev_act(gu, gt, &gr);
+            std::vector<float> ref(size_t(N * M));
+            cpu_->linear_swiglu(*cw, with_b ? cb.get() : nullptr, gr.data(), N, ref.data(), M);
+            float* y = poisoned(ref.size());
+            gpu_->set_linear_path(path);
+            gpu_->linear_swiglu(*gw, with_b ? gb.get() : nullptr, Act(dg, gt), N, y, M);
+            const bool f32_path = path == LinearPath::Gemv || (path == LinearPath::Auto && N <= 4);
+            const double e = rel_err(host(y, ref.size()), ref);
+            record(std::string("linear_swiglu ") + (f32_path ? "gemv" : "cublas") + " gu " + dtype_name(gt), e);
+            // The gated product is written over gu in gu's type: a 16-bit gu adds its rounding.
+            EXPECT_LT(e, f32_path ? act_tol(gt, kTolF32) : kTolBf16)
+                << "M=" << M << " F=" << F << " N=" << N << " gu " << dtype_name(gt) << " path " << int(path);
+          }
+}
+
+// Products that accumulate into y (the residual adds folded into out_proj and down), on every path,
+// against the CPU (which runs the product, then add()).
+TEST_F(CudaLinear, AccumulatingProductsMatchCpu) {
+  const int64_t K = 256, M = 300;
+  for (LinearPath path : {LinearPath::Auto, LinearPath::Gemv, LinearPath::Cublas, LinearPath::SkinnyMma})
+    for (int64_t N : {1, 3, 4, 5, 16})
+      for (DType wt : {DType::BF16, DType::F32})
+        for (bool with_b : {false, true}) {
+          std::vector<float> w = randn(size_t(M * K), 0.f, 1.f / std::sqrt(float(K))), bv = randn(size_t(M));
+          std::vector<float> x = randn(size_t(N * K)), y0 = randn(size_t(N * M));
+          HostTensor wt_{"w", DType::F32, {M, K}, w.data()}, bt{"b", DType::F32, {M}, bv.data()};
+          WeightPtr gw = gpu_->make_weight({wt_}, wt), cw = cpu_->make_weight({wt_}, wt);
+          WeightPtr gb = gpu_->make_vector({bt}), cb = cpu_->make_vector({bt});
+          gpu_->set_linear_path(path);
+          const DType at = gpu_->matmul_dtype(wt, N);
+          std::vector<float> xr, ref = y0;
+          void* dx = dev_act(x, at, &xr);
+          cpu_->linear(*cw, with_b ? cb.get() : nullptr, xr.data(), K, N, ref.data(), M, true);
+          float* y = dev(y0);
+          gpu_->linear(*gw, with_b ? gb.get() : nullptr, ConstAct(dx, at), K, N, y, M, true);
+          const bool f32_path = at == DType::F32;  // (the skinny path runs the GEMV when accumulating)
+          const double e = rel_err(host(y, ref.size()), ref);
+          record(std::string("linear accumulate ") + (f32_path ? "f32 path" : "bf16 path"), e);
+          EXPECT_LT(e, f32_path ? kTolF32 : kTolBf16)
+              << "N=" << N << " W " << dtype_name(wt) << " path " << int(path) << (with_b ? " bias" : "");
+        }
+}
+
+// The model's block as xlstm_large.cpp runs it (the mLSTM cell left out: h is given),
+// captured into a graph (programmatic dependent launches between the kernels) and replayed; three
+// blocks' worth against the CPU.
+TEST_F(CudaOps, CapturedFusedBlockReplaysLikeCpu) {
+  const int NH = 4, DV = 128;
+  const int64_t D = 512, V = NH * DV, F = 688, P = 2 * V, Vocab = 1000;
+  for (int64_t N : {1, 16}) {
+    std::vector<float> x = randn(size_t(N * D)), h = randn(size_t(N * V), 0.f, 1.f), nw = randn(size_t(D), 1.f, 0.1f),
+                       mw = randn(size_t(V), 1.f, 0.1f);
+    auto rw = [&](int64_t rows, int64_t cols) { return randn(size_t(rows * cols), 0.f, 1.f / std::sqrt(float(cols))); };
+    std::vector<float> w_in = rw(P, D), w_out = rw(D, V), w_gu = rw(2 * F, D), w_down = rw(D, F), w_head = rw(Vocab, D);
+    auto mk = [&](Backend* be, const std::vector<float>& v, int64_t rows, int64_t cols) {
+      return be->make_weight({HostTensor{"w", DType::F32, {rows, cols}, v.data()}}, DType::BF16);
+    };
+    auto mv = [&](Backend* be, const std::vector<float>& v) {
+      return be->make_vector({HostTensor{"v", DType::F32, {int64_t(v.size())}, v.data()}});
+    };
+    WeightPtr g_in = mk(gpu_, w_in, P, D), g_out = mk(gpu_, w_out, D, V), g_gu = mk(gpu_, w_gu, 2 * F, D),
+              g_down = mk(gpu_, w_down, D, F), g_head = mk(gpu_, w_head, Vocab, D), g_nw = mv(gpu_, nw), g_mw = mv(gpu_, mw);
+    WeightPtr c_in = mk(cpu_, w_in, P, D), c_out = mk(cpu_, w_out, D, V), c_gu = mk(cpu_, w_gu, 2 * F, D),
+              c_down = mk(cpu_, w_down, D, F), c_head = mk(cpu_, w_head, Vocab, D), c_nw = mv(cpu_, nw), c_mw = mv(cpu_, mw);
+    auto block = [&](Backend* be, float* xp, const float* hp, Act xy, float* proj, Act gu, float* logits, Weight* in_,
+                     Weight* out_, Weight* gu_, Weight* down_, Weight* head_, Weight* nw_, Weight* mw_) {
+      be->rmsnorm(xp, *nw_, nullptr, 1e-6f, N, D, xy);
+      be->linear(*in_, nullptr, xy, D, N, proj, P);
+      be->mhln_gate(hp, proj + V, P, *mw_, nullptr, 1e-6f, N, NH, DV, xy);
+      be->linear(*out_, nullptr, xy, V, N, xp, D, true);
+      be->rmsnorm(xp, *nw_, nullptr, 1e-6f, N, D, xy);
+      be->linear(*gu_, nullptr, xy, D, N, gu, 2 * F);
+      be->linear_swiglu(*down_, nullptr, gu, N, xp, D, true);
+      be->rmsnorm(xp, *nw_, nullptr, 1e-6f, N, D, xy);
+      be->linear(*head_, nullptr, xy, D, N, logits, Vocab);
+    };
+    std::vector<float> cx = x, cxy(size_t(N * std::max(D, V))), cproj(size_t(N * P)), cgu(size_t(N * 2 * F)),
+                       clog(size_t(N * Vocab));
+    for (int it = 0; it < 3; ++it)
+      block(cpu_, cx.data(), h.data(), cxy.data(), cproj.data(), cgu.data(), clog.data(), c_in.get(), c_out.get(),
+            c_gu.get(), c_down.get(), c_head.get(), c_nw.get(), c_mw.get());
+    const DType at = gpu_->matmul_dtype(DType::BF16, N);
+    float *gx = dev(x), *gh = dev(h), *gproj = poisoned(size_t(N * P)), *glog = poisoned(size_t(N * Vocab));
+    const Act gxy(poisoned_act(size_t(N * std::max(D, V)), at), at), ggu(poisoned_act(size_t(N * 2 * F), at), at);
+    auto chain = [&] {
+      block(gpu_, gx, gh, gxy, gproj, ggu, glog, g_in.get(), g_out.get(), g_gu.get(), g_down.get(), g_head.get(),
+            g_nw.get(), g_mw.get());
+    };
+    chain();
+    std::unique_ptr<Graph> graph = gpu_->capture(chain);
+    ASSERT_TRUE(graph);
+    graph->replay();
+    graph->replay();
+    const double e = rel_err(host(glog, clog.size()), clog), ex = rel_err(host(gx, cx.size()), cx);
+    record(std::string("captured fused block N=") + (N == 1 ? "1 (f32)" : "16 (bf16)"), std::max(e, ex));
+    const double tol = N == 1 ? 1e-4 : 3e-2;
+    EXPECT_LT(e, tol) << "N=" << N;
+    EXPECT_LT(ex, tol) << "N=" << N;
   }
 }
 

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <vector>
 
 #include "backend/cpu/cpu_matmul.h"
 #include "common/check.h"
@@ -38,6 +39,43 @@ void* aligned_alloc64(size_t bytes) {
   return p;
 }
 
+// Activation rows at the op boundary: 16-bit activations are widened exactly on input and rounded once
+// (nearest even; F16 saturating at +-65504, like the GPU) on output.
+void store_act(Act y, int64_t offset, const float* v, int64_t n) {
+  if (y.dt == DType::F32) {
+    float* d = static_cast<float*>(y.p) + offset;
+    if (d != v) std::memcpy(d, v, size_t(n) * 4);
+    return;
+  }
+  void* d = static_cast<char*>(y.p) + size_t(offset) * 2;
+  if (y.dt == DType::BF16) return convert_from_f32(DType::BF16, v, d, size_t(n));
+  auto* h = static_cast<uint16_t*>(d);
+  for (int64_t i = 0; i < n; ++i) h[i] = f32_to_f16(std::fmin(std::fmax(v[i], -65504.f), 65504.f));
+}
+// Float32 [rows, cols] (row stride ld) from an activation; returns x itself when it is F32 already.
+const float* widen_act(ConstAct x, int64_t rows, int64_t cols, int64_t ld, std::vector<float>& tmp, int64_t* ld_out) {
+  *ld_out = ld;
+  if (x.dt == DType::F32) return static_cast<const float*>(x.p);
+  tmp.resize(size_t(rows * cols));
+  for (int64_t r = 0; r < rows; ++r)
+    convert_to_f32(x.dt, static_cast<const char*>(x.p) + size_t(r * ld) * 2, tmp.data() + r * cols, size_t(cols));
+  *ld_out = cols;
+  return tmp.data();
+}
+// Where a row's float32 result goes before store_act: y itself when F32, else a thread-local scratch.
+float* row_out(Act y, int64_t offset, int64_t n) {
+  if (y.dt == DType::F32) return static_cast<float*>(y.p) + offset;
+  thread_local std::vector<float> t;
+  if (t.size() < size_t(n)) t.resize(size_t(n));
+  return t.data();
+}
+// y = x * rsqrt(mean(x^2) + eps) * w (+ b) for one row; out may alias xr.
+void rms_row(const float* xr, const float* wp, const float* bp, float eps, int64_t D, float* out) {
+  float ss = 0.f;
+  for (int64_t i = 0; i < D; ++i) ss += xr[i] * xr[i];
+  const float inv = 1.0f / std::sqrt(ss / float(D) + eps);
+  for (int64_t i = 0; i < D; ++i) out[i] = xr[i] * inv * wp[i] + (bp ? bp[i] : 0.f);
+}
 
 }  // namespace
 
@@ -120,13 +158,50 @@ WeightPtr CpuBackend::make_vector(const std::vector<HostTensor>& parts) {
   return w;
 }
 
-void CpuBackend::linear(const Weight& W, const Weight* bias, const float* x, int64_t ldx, int64_t N, float* y,
-                        int64_t ldy) {
+void CpuBackend::linear(const Weight& W, const Weight* bias, ConstAct x, int64_t ldx, int64_t N, Act y,
+                        int64_t ldy, bool accumulate) {
+  XLSTM_CHECK(!accumulate || y.dt == DType::F32, "linear: accumulate needs a float32 y");
   const float* b = bias ? static_cast<const float*>(bias->data) : nullptr;
+  std::vector<float> xt, yt;
+  int64_t lx = ldx;
+  const float* xf = widen_act(x, N, W.cols, ldx, xt, &lx);
+  float* yf = static_cast<float*>(y.p);
+  int64_t ly = ldy;
+  if (y.dt != DType::F32 || accumulate) yt.resize(size_t(N * W.rows)), yf = yt.data(), ly = W.rows;
   if (static_cast<const CpuWeight&>(W).packed)
-    matmul_wt_packed(W.dtype, W.data, W.rows, W.cols, b, x, ldx, N, y, ldy);
+    matmul_wt_packed(W.dtype, W.data, W.rows, W.cols, b, xf, lx, N, yf, ly);
   else
-    matmul_wt(W.dtype, W.data, W.rows, W.cols, b, x, ldx, N, y, ldy);
+    matmul_wt(W.dtype, W.data, W.rows, W.cols, b, xf, lx, N, yf, ly);
+  if (accumulate) {  // y += the product: the same float32 sum as a separate add()
+    float* yo = static_cast<float*>(y.p);
+    parallel_for(N, 1, [&](int64_t r0, int64_t r1) {
+      for (int64_t n = r0; n < r1; ++n)
+        for (int64_t m = 0; m < W.rows; ++m) yo[n * ldy + m] += yf[n * ly + m];
+    });
+  } else if (y.dt != DType::F32) {
+    for (int64_t n = 0; n < N; ++n) store_act(y, n * ldy, yf + n * ly, W.rows);
+  }
+}
+
+void CpuBackend::linear_swiglu(const Weight& W, const Weight* bias, Act gu, int64_t N, float* y, int64_t ldy,
+                               bool accumulate) {
+  const int64_t F = W.cols;
+  std::vector<float> t;
+  float* g = static_cast<float*>(gu.p);
+  if (gu.dt != DType::F32) {
+    int64_t ld = 0;
+    widen_act(ConstAct(gu), N, 2 * F, 2 * F, t, &ld);
+    g = t.data();
+  }
+  // The gated product over gu[:, 0:F] (row stride 2F), then the product.
+  parallel_for(N, 1, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      float* gr = g + r * 2 * F;
+      const float* ur = gr + F;
+      for (int64_t i = 0; i < F; ++i) gr[i] = gr[i] / (1.0f + std::exp(-gr[i])) * ur[i];
+    }
+  });
+  linear(W, bias, static_cast<const float*>(g), 2 * F, N, y, ldy, accumulate);
 }
 
 void CpuBackend::embed(const Weight& E, const int32_t* ids, int64_t N, float* y) {
@@ -144,17 +219,14 @@ void CpuBackend::embed(const Weight& E, const int32_t* ids, int64_t N, float* y)
 }
 
 void CpuBackend::rmsnorm(const float* x, const Weight& w, const Weight* b, float eps, int64_t N, int64_t D,
-                         float* y) {
+                         Act y) {
   const float* wp = static_cast<const float*>(w.data);
   const float* bp = b ? static_cast<const float*>(b->data) : nullptr;
   parallel_for(N, 1, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
-      const float* xr = x + r * D;
-      float* yr = y + r * D;
-      float ss = 0.f;
-      for (int64_t i = 0; i < D; ++i) ss += xr[i] * xr[i];
-      float inv = 1.0f / std::sqrt(ss / float(D) + eps);
-      for (int64_t i = 0; i < D; ++i) yr[i] = xr[i] * inv * wp[i] + (bp ? bp[i] : 0.f);
+      float* out = row_out(y, r * D, D);
+      rms_row(x + r * D, wp, bp, eps, D, out);
+      store_act(y, r * D, out, D);
     }
   });
 }
@@ -197,7 +269,7 @@ void CpuBackend::softcap(float* x, int64_t rows, int64_t cols, int64_t ld, float
 void CpuBackend::mlstm(const MlstmArgs& a) { mlstm_forward(a); }
 
 void CpuBackend::mhln_gate(const float* h, const float* o, int64_t ldo, const Weight& w, const Weight* b,
-                           float eps, int64_t N, int NH, int DV, float* y) {
+                           float eps, int64_t N, int NH, int DV, Act y) {
   const float* wp = static_cast<const float*>(w.data);
   const float* bp = b ? static_cast<const float*>(b->data) : nullptr;
   parallel_for(N * NH, 1, [&](int64_t r0, int64_t r1) {
@@ -205,7 +277,7 @@ void CpuBackend::mhln_gate(const float* h, const float* o, int64_t ldo, const We
       int64_t n = r / NH, hd = r % NH;
       const float* hr = h + r * DV;
       const float* orow = o + n * ldo + hd * DV;
-      float* yr = y + r * DV;
+      float* yr = row_out(y, r * DV, DV);
       const float* wr = wp + hd * DV;
       float mean = 0.f;
       for (int i = 0; i < DV; ++i) mean += hr[i];
@@ -217,6 +289,7 @@ void CpuBackend::mhln_gate(const float* h, const float* o, int64_t ldo, const We
         float v = (hr[i] - mean) * inv * wr[i] + (bp ? bp[hd * DV + i] : 0.f);
         yr[i] = v / (1.0f + std::exp(-orow[i]));
       }
+      store_act(y, r * DV, yr, DV);
     }
   });
 }

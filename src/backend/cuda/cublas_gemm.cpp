@@ -48,8 +48,17 @@ CublasLtGemm::~CublasLtGemm() {
   if (handle_) cublasLtDestroy(handle_);
 }
 
+void CublasLtGemm::set_tuning(bool on) {
+  if (on == tune_) return;
+  tune_ = on;
+  for (auto& kv : plans_) delete kv.second;
+  plans_.clear();
+}
+
 CublasLtGemm::Plan& CublasLtGemm::plan_for(const Key& key, DType wt, int64_t M, int64_t K, bool has_bias,
-                                           int64_t ldx, int64_t N, int64_t ldy, int align) {
+                                           int64_t ldx, int64_t N, int64_t ldy, DType yt, int align, const void* W,
+                                           const float* bias, const void* x, void* y) {
+  // y: where timing runs may write (null: no timing)
   auto it = plans_.find(key);
   if (it != plans_.end()) return *it->second;
   auto* p = new Plan;
@@ -64,10 +73,11 @@ CublasLtGemm::Plan& CublasLtGemm::plan_for(const Key& key, DType wt, int64_t M, 
     if (has_bias) {
       cudaDataType_t bt = CUDA_R_32F;
       CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof(bt)));
+      CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
     }
     CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->a, t, uint64_t(K), uint64_t(M), K));
     CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->b, t, uint64_t(K), uint64_t(N), ldx));
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->c, CUDA_R_32F, uint64_t(M), uint64_t(N), ldy));
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->c, cuda_type(yt), uint64_t(M), uint64_t(N), ldy));
 
     cublasLtMatmulPreference_t pref = nullptr;
     CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
@@ -78,14 +88,45 @@ CublasLtGemm::Plan& CublasLtGemm::plan_for(const Key& key, DType wt, int64_t M, 
     cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al, sizeof(al));
     cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al, sizeof(al));
     cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al, sizeof(al));
-    cublasLtMatmulHeuristicResult_t res{};
+    cublasLtMatmulHeuristicResult_t res[kTuneCandidates] = {};
     int found = 0;
-    cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(handle_, p->op, p->a, p->b, p->c, p->c, pref, 1, &res, &found);
+    cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
+    CUDA_CHECK(cudaStreamIsCapturing(stream_, &cap));
+    const bool tune = tune_ && y && N <= kTuneMaxN && cap == cudaStreamCaptureStatusNone;
+    cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(handle_, p->op, p->a, p->b, p->c, p->c, pref,
+                                                       tune ? kTuneCandidates : 1, res, &found);
     cublasLtMatmulPreferenceDestroy(pref);
     XLSTM_CHECK(st == CUBLAS_STATUS_SUCCESS && found > 0,
                 "cuBLASLt has no algorithm for a {} GEMM M={} N={} K={} ldx={} ldy={} (status {})", dtype_name(wt), M,
                 N, K, ldx, ldy, int(st));
-    p->algo = res.algo;
+    p->algo = res[0].algo;
+    if (tune && found > 1) {  // median of 5 timed runs each (after one warm-up), on the call's own operands
+      cudaEvent_t ev[6];
+      for (auto& e : ev) CUDA_CHECK(cudaEventCreate(&e));
+      const float alpha = 1.f, beta = 0.f;
+      float best = 0.f;
+      for (int i = 0; i < found; ++i) {
+        if (res[i].state != CUBLAS_STATUS_SUCCESS) continue;
+        auto once = [&] {
+          return cublasLtMatmul(handle_, p->op, &alpha, W, p->a, x, p->b, &beta, y, p->c, y, p->c, &res[i].algo, ws_,
+                                ws_bytes_, stream_);
+        };
+        if (once() != CUBLAS_STATUS_SUCCESS) continue;
+        float t[5];
+        bool ok = true;
+        for (int r = 0; r < 5 && ok; ++r) {
+          CUDA_CHECK(cudaEventRecord(ev[r], stream_));
+          ok = once() == CUBLAS_STATUS_SUCCESS;
+          CUDA_CHECK(cudaEventRecord(ev[r + 1], stream_));
+        }
+        if (!ok) continue;
+        CUDA_CHECK(cudaEventSynchronize(ev[5]));
+        for (int r = 0; r < 5; ++r) CUDA_CHECK(cudaEventElapsedTime(&t[r], ev[r], ev[r + 1]));
+        std::sort(t, t + 5);
+        if (best == 0.f || t[2] < best) best = t[2], p->algo = res[i].algo;
+      }
+      for (auto& e : ev) cudaEventDestroy(e);
+    }
   } catch (...) {
     delete p;
     throw;
@@ -95,19 +136,23 @@ CublasLtGemm::Plan& CublasLtGemm::plan_for(const Key& key, DType wt, int64_t M, 
 }
 
 void CublasLtGemm::run(DType wt, const void* W, int64_t M, int64_t K, const float* bias, const void* x, int64_t ldx,
-                       int64_t N, float* y, int64_t ldy) {
+                       int64_t N, void* y, DType yt, int64_t ldy, bool accumulate, void* tune_out) {
   if (N <= 0 || M <= 0) return;
+  XLSTM_CHECK(yt == DType::F32 || (yt == wt && !bias && !accumulate), "cuBLASLt product: {} output with {} weights{}",
+              dtype_name(yt), dtype_name(wt), bias ? " and a bias" : accumulate ? " accumulating" : "");
   const int align = std::min({alignment_of(W), alignment_of(x), alignment_of(y), alignment_of(bias ? bias : y),
                               alignment_of(reinterpret_cast<const void*>(uintptr_t(ldx) * dtype_size(wt))),
-                              alignment_of(reinterpret_cast<const void*>(uintptr_t(ldy) * 4)),
+                              alignment_of(reinterpret_cast<const void*>(uintptr_t(ldy) * dtype_size(yt))),
                               alignment_of(reinterpret_cast<const void*>(uintptr_t(K) * dtype_size(wt)))});
-  const Key key{int(wt), M, N, K, ldx, ldy, bias != nullptr, align};
-  Plan& p = plan_for(key, wt, M, K, bias != nullptr, ldx, N, ldy, align);
+  const Key key{int(wt), M, N, K, ldx, ldy, bias != nullptr, align, int(yt)};
+  Plan& p = plan_for(key, wt, M, K, bias != nullptr, ldx, N, ldy, yt, align, W, bias, x,
+                     tune_out ? tune_out : accumulate ? nullptr : y);
   if (bias)
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
-  const float alpha = 1.f, beta = 0.f;
+  const float alpha = 1.f, beta = accumulate ? 1.f : 0.f;
   CUBLAS_CHECK(cublasLtMatmul(handle_, p.op, &alpha, W, p.a, x, p.b, &beta, y, p.c, y, p.c, &p.algo, ws_, ws_bytes_,
                               stream_));
+  note_stream_op();  // cuBLASLt may queue more than kernels (and launches its own way)
 }
 
 }  // namespace xlstm::cuda

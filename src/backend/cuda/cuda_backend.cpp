@@ -4,6 +4,8 @@
 #include "backend/cuda/cuda_backend.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <tuple>
 #include <vector>
@@ -22,7 +24,14 @@ namespace {
 
 constexpr size_t kCublasWorkspace = size_t(32) << 20;
 constexpr size_t kStagingBytes = size_t(64) << 20;      // weight upload slices
-constexpr size_t kLinearXBudget = size_t(192) << 20;    // bf16 copy of x for one cuBLASLt call (8192 x 10944)
+constexpr size_t kLinearXBudget = size_t(192) << 20;    // converted x (+ float32 y) for one cuBLASLt call
+constexpr double kMiB = 1024.0 * 1024.0;
+
+size_t device_used() {
+  size_t free_b = 0, total_b = 0;
+  if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) return 0;
+  return total_b - free_b;
+}
 
 struct CudaWeight final : Weight {
   void* owned = nullptr;
@@ -57,33 +66,70 @@ CudaBackend::CudaBackend(int device) : device_(device) {
                              double(total_b) / (1024.0 * 1024.0 * 1024.0));
   CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   gemm_ = std::make_unique<CublasLtGemm>(stream_, ws_.get(Workspace::kCublas, kCublasWorkspace), kCublasWorkspace);
+  used_at_start_ = device_used() - kCublasWorkspace;
+  used_peak_ = device_used();
 }
 
 CudaBackend::~CudaBackend() {
   if (stream_) cudaStreamSynchronize(stream_);
+  const char* e = std::getenv("XLSTM_CUDA_MEMORY");
+  if (e && *e && std::strcmp(e, "0") != 0) std::fprintf(stderr, "%s\n", memory_report().c_str());
   gemm_.reset();
   if (stream_) cudaStreamDestroy(stream_);
 }
 
-void* CudaBackend::alloc(size_t bytes) { return device_malloc(bytes, "a buffer"); }
+void* CudaBackend::alloc(size_t bytes) {
+  void* p = device_malloc(bytes, "a buffer");
+  sizes_[p] = bytes;
+  buffer_bytes_ += bytes;
+  buffer_peak_ = std::max(buffer_peak_, buffer_bytes_);
+  used_peak_ = std::max(used_peak_, device_used());
+  return p;
+}
 void CudaBackend::release(void* p) {
-  if (p) CUDA_CHECK(cudaFree(p));
+  if (!p) return;
+  auto it = sizes_.find(p);
+  if (it != sizes_.end()) buffer_bytes_ -= it->second, sizes_.erase(it);
+  CUDA_CHECK(cudaFree(p));
+}
+
+void CudaBackend::set_gemm_tuning(bool on) { gemm_->set_tuning(on); }
+
+std::string CudaBackend::memory_report() const {
+  std::string ws;
+  for (int i = 0; i < Workspace::kNumSlots; ++i) {
+    const auto slot = Workspace::Slot(i);
+    if (ws_.bytes(slot)) ws += fmt::format("{}{}: {:.1f}", ws.empty() ? "" : ", ", Workspace::slot_name(slot),
+                                           double(ws_.bytes(slot)) / kMiB);
+  }
+  return fmt::format(
+      "cuda memory (MiB): in use after context + cuBLASLt handle {:.1f}; weights {:.1f}; buffers {:.1f} now, "
+      "{:.1f} peak; workspace {:.1f} ({}); device in use now {:.1f}, peak seen at allocations {:.1f}",
+      double(used_at_start_) / kMiB, double(weight_bytes_) / kMiB, double(buffer_bytes_) / kMiB,
+      double(buffer_peak_) / kMiB, double(ws_.bytes_held()) / kMiB, ws, double(device_used()) / kMiB,
+      double(std::max(used_peak_, device_used())) / kMiB);
 }
 void CudaBackend::upload(void* dst, const void* host_src, size_t bytes) {
   if (!bytes) return;
+  note_stream_op();
   CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, stream_));
   CUDA_CHECK(cudaStreamSynchronize(stream_));
 }
 void CudaBackend::download(void* host_dst, const void* src, size_t bytes) {
   if (!bytes) return;
+  note_stream_op();
   CUDA_CHECK(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
   CUDA_CHECK(cudaStreamSynchronize(stream_));
 }
 void CudaBackend::copy(void* dst, const void* src, size_t bytes) {
-  if (bytes) CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_));
+  if (!bytes) return;
+  note_stream_op();
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_));
 }
 void CudaBackend::zero(void* dst, size_t bytes) {
-  if (bytes) CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, stream_));
+  if (!bytes) return;
+  note_stream_op();
+  CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, stream_));
 }
 void CudaBackend::synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
@@ -96,10 +142,12 @@ WeightPtr CudaBackend::make_weight(const std::vector<HostTensor>& parts, DType a
   w->owned = device_malloc(total, fmt::format("weight '{}' ({} x {} {})", parts[0].name, w->rows, w->cols,
                                               dtype_name(as)).c_str());
   w->data = w->owned;
+  weight_bytes_ += total;
   char* dst = static_cast<char*>(w->owned);
   for (const auto& p : parts) {
     const size_t n = size_t(p.numel());
     const size_t src_esz = dtype_size(p.dtype);
+    note_stream_op();
     if (p.dtype == as) {
       CUDA_CHECK(cudaMemcpyAsync(dst, p.data, n * esz, cudaMemcpyHostToDevice, stream_));
     } else {  // upload slices in the source dtype and convert on the GPU
@@ -107,6 +155,7 @@ WeightPtr CudaBackend::make_weight(const std::vector<HostTensor>& parts, DType a
       const size_t slice = kStagingBytes / src_esz;
       for (size_t off = 0; off < n; off += slice) {
         const size_t m = std::min(slice, n - off);
+        note_stream_op();
         CUDA_CHECK(cudaMemcpyAsync(staging, static_cast<const char*>(p.data) + off * src_esz, m * src_esz,
                                    cudaMemcpyHostToDevice, stream_));
         launch_convert(p.dtype, staging, as, dst + off * esz, int64_t(m), stream_);
@@ -131,16 +180,44 @@ WeightPtr CudaBackend::make_vector(const std::vector<HostTensor>& parts) {
   }
   w->owned = device_malloc(host.size() * 4, "a vector weight");
   w->data = w->owned;
+  weight_bytes_ += host.size() * 4;
   upload(w->owned, host.data(), host.size() * 4);
   return w;
 }
 
-void CudaBackend::linear(const Weight& W, const Weight* bias, const float* x, int64_t ldx, int64_t N, float* y,
-                         int64_t ldy) {
+DType CudaBackend::matmul_dtype(DType weight, int64_t N) const {
+  if (weight == DType::F32) return DType::F32;
+  LinearPath p = linear_path_;
+  if (p == LinearPath::Auto) p = N <= 4 ? LinearPath::Gemv : LinearPath::Cublas;
+  return p == LinearPath::Cublas ? weight : DType::F32;  // the GEMV and skinny kernels read float32 x
+}
+
+void CudaBackend::linear_gemv(const Weight& W, const Weight* bias, ConstAct x, int64_t ldx, int64_t N, Act y,
+                              int64_t ldy, bool accumulate) {
+  const int64_t M = W.rows, K = W.cols;
+  const float* xf = static_cast<const float*>(x.p);
+  if (x.dt != DType::F32) {  // the GEMV reads float32: widen first
+    void* t = ws_.get(Workspace::kLinearX, size_t(N * K) * 4);
+    launch_act_rows(x.p, x.dt, ldx, N, K, t, DType::F32, K, N, stream_);
+    xf = static_cast<const float*>(t), ldx = K;
+  }
+  if (y.dt == DType::F32) {
+    launch_gemv(W.dtype, W.data, M, K, fptr(bias), xf, ldx, N, static_cast<float*>(y.p), ldy, accumulate, sm_count_,
+                stream_);
+    return;
+  }
+  float* yf = static_cast<float*>(ws_.get(Workspace::kLinearY, size_t(N * M) * 4));
+  launch_gemv(W.dtype, W.data, M, K, fptr(bias), xf, ldx, N, yf, M, false, sm_count_, stream_);
+  launch_act_rows(yf, DType::F32, M, N, M, y.p, y.dt, ldy, N, stream_);
+}
+
+void CudaBackend::linear(const Weight& W, const Weight* bias, ConstAct x, int64_t ldx, int64_t N, Act y,
+                         int64_t ldy, bool accumulate) {
   if (N <= 0) return;
   const int64_t M = W.rows, K = W.cols;
   XLSTM_CHECK(K >= 1 && (N == 1 || (ldx >= K && ldy >= M)), "linear: bad strides (K={}, ldx={}, M={}, ldy={})", K, ldx, M, ldy);
   XLSTM_CHECK(!bias || bias->rows == M, "linear: bias has {} entries, expected {}", bias ? bias->rows : 0, M);
+  XLSTM_CHECK(!accumulate || y.dt == DType::F32, "linear: accumulate needs a float32 y");
   LinearPath path = linear_path_;
   if (path == LinearPath::Auto) {
     // Measured on the H100 (docs/cuda-notes.md): the f32-x GEMV reads the weights at 89-100% of the copy
@@ -148,39 +225,75 @@ void CudaBackend::linear(const Weight& W, const Weight* bias, const float* x, in
     // re-reads W per 4 rows) and the skinny mma kernel (80-88% vs 55-71% at N = 8..16).
     path = N <= 4 ? LinearPath::Gemv : LinearPath::Cublas;
   }
-  if (path == LinearPath::SkinnyMma && !skinny_mma_supported(W.dtype, W.data, K, N)) path = LinearPath::Gemv;
+  if (path == LinearPath::SkinnyMma &&
+      !(skinny_mma_supported(W.dtype, W.data, K, N) && x.dt == DType::F32 && y.dt == DType::F32 && !accumulate))
+    path = LinearPath::Gemv;
   switch (path) {
-    case LinearPath::Gemv:
-      launch_gemv(W.dtype, W.data, M, K, fptr(bias), x, ldx, N, y, ldy, sm_count_, stream_);
-      return;
+    case LinearPath::Gemv: return linear_gemv(W, bias, x, ldx, N, y, ldy, accumulate);
     case LinearPath::SkinnyMma: {
       void* xb = ws_.get(Workspace::kLinearX, skinny_mma_scratch_bytes(K, N));
-      launch_skinny_mma(W.data, M, K, fptr(bias), x, ldx, N, y, ldy, xb, sm_count_, stream_);
+      launch_skinny_mma(W.data, M, K, fptr(bias), static_cast<const float*>(x.p), ldx, N, static_cast<float*>(y.p),
+                        ldy, xb, sm_count_, stream_);
       return;
     }
     default: break;
   }
-  if (W.dtype == DType::F32) {  // exact float32 product, no conversion of x
-    gemm_->run(DType::F32, W.data, M, K, fptr(bias), x, ldx, N, y, ldy);
+  // cuBLASLt reads x in the weight's dtype (float32 weights: float32, exact products, no tf32) and writes
+  // float32 y, or 16-bit y when there is no bias (the bias epilogue's vector has the output's type).
+  const DType xt = W.dtype;
+  const bool conv_x = x.dt != xt;
+  const bool conv_y = y.dt != DType::F32 && (bias != nullptr || y.dt != W.dtype);
+  // Few-row products time cuBLASLt's candidates once per shape; those runs write a scratch output.
+  auto tune_out = [&](int64_t n, int64_t ld, DType t) -> void* {
+    return n <= CublasLtGemm::kTuneMaxN ? ws_.get(Workspace::kLinearY, size_t(n * ld) * dtype_size(t)) : nullptr;
+  };
+  if (!conv_x && !conv_y) {
+    gemm_->run(W.dtype, W.data, M, K, fptr(bias), x.p, ldx, N, y.p, y.dt, ldy, accumulate, tune_out(N, ldy, y.dt));
     return;
   }
-  // bf16/f16 tensor cores: x is rounded to the weight's dtype in pieces of at most kLinearXBudget bytes.
-  const int64_t rows_per = std::max<int64_t>(256, int64_t(kLinearXBudget / (size_t(K) * 2)) / 256 * 256);
+  // Otherwise in pieces of rows whose converted x (and float32 y) fit kLinearXBudget bytes.
+  const size_t row_bytes = (conv_x ? size_t(K) * dtype_size(xt) : 0) + (conv_y ? size_t(M) * 4 : 0);
+  const int64_t rows_per = std::max<int64_t>(256, int64_t(kLinearXBudget / row_bytes) / 256 * 256);
   for (int64_t n0 = 0; n0 < N; n0 += rows_per) {
     const int64_t nn = std::min(rows_per, N - n0);
-    void* xb = ws_.get(Workspace::kLinearX, size_t(nn) * size_t(K) * 2);
-    launch_convert_rows(x + n0 * ldx, ldx, nn, K, W.dtype, xb, nn, stream_);
-    gemm_->run(W.dtype, W.data, M, K, fptr(bias), xb, K, nn, y + n0 * ldy, ldy);
+    const void* xp = static_cast<const char*>(x.p) + size_t(n0 * ldx) * dtype_size(x.dt);
+    int64_t lx = ldx;
+    if (conv_x) {
+      void* xb = ws_.get(Workspace::kLinearX, size_t(nn) * size_t(K) * dtype_size(xt));
+      if (x.dt == DType::F32)
+        launch_convert_rows(static_cast<const float*>(xp), ldx, nn, K, xt, xb, nn, stream_);
+      else
+        launch_act_rows(xp, x.dt, ldx, nn, K, xb, xt, K, nn, stream_);
+      xp = xb, lx = K;
+    }
+    void* yp = static_cast<char*>(y.p) + size_t(n0 * ldy) * dtype_size(y.dt);
+    if (conv_y) {  // (never accumulating: y is 16-bit)
+      float* yf = static_cast<float*>(ws_.get(Workspace::kLinearY, size_t(nn) * size_t(M) * 4));
+      gemm_->run(W.dtype, W.data, M, K, fptr(bias), xp, lx, nn, yf, DType::F32, M);
+      launch_act_rows(yf, DType::F32, M, nn, M, yp, y.dt, ldy, nn, stream_);
+    } else {
+      gemm_->run(W.dtype, W.data, M, K, fptr(bias), xp, lx, nn, yp, y.dt, ldy, accumulate, tune_out(nn, ldy, y.dt));
+    }
   }
+}
+
+void CudaBackend::linear_swiglu(const Weight& W, const Weight* bias, Act gu, int64_t N, float* y, int64_t ldy,
+                                bool accumulate) {
+  if (N <= 0) return;
+  const int64_t F = W.cols;
+  // The gated product over gu[:, 0:F] (row stride 2F), then the product reads it there. (A GEMV that
+  // applied SwiGLU as it read its input measured the same at N = 1: each of its blocks re-reads the whole
+  // gate|up row from L2; docs/cuda-notes.md.)
+  launch_swiglu_inplace(gu.p, gu.dt, N, F, stream_);
+  linear(W, bias, ConstAct(gu), 2 * F, N, y, ldy, accumulate);
 }
 
 void CudaBackend::embed(const Weight& E, const int32_t* ids, int64_t N, float* y) {
   launch_embed(E.dtype, E.data, E.rows, E.cols, ids, N, y, stream_);
 }
 
-void CudaBackend::rmsnorm(const float* x, const Weight& w, const Weight* b, float eps, int64_t N, int64_t D,
-                          float* y) {
-  launch_rmsnorm(x, fptr(&w), fptr(b), eps, N, D, y, stream_);
+void CudaBackend::rmsnorm(const float* x, const Weight& w, const Weight* b, float eps, int64_t N, int64_t D, Act y) {
+  launch_rmsnorm(x, fptr(&w), fptr(b), eps, N, D, y.p, y.dt, stream_);
 }
 
 void CudaBackend::layernorm(const float* x, const Weight* w, const Weight* b, float eps, int64_t N, int64_t D,
@@ -195,18 +308,21 @@ void CudaBackend::softcap(float* x, int64_t rows, int64_t cols, int64_t ld, floa
 }
 
 void CudaBackend::mlstm(const MlstmArgs& a) {
+  note_stream_op();  // its kernels are launched plainly and it may copy or clear memory
   mlstm_forward(a, ws_, mlstm_path_ == MlstmPath::Recurrent, mlstm_segment_chunks_, stream_);
+  note_stream_op();
 }
 
 void CudaBackend::mhln_gate(const float* h, const float* o, int64_t ldo, const Weight& w, const Weight* b, float eps,
-                            int64_t N, int NH, int DV, float* y) {
-  launch_mhln_gate(h, o, ldo, fptr(&w), fptr(b), eps, N, NH, DV, y, stream_);
+                            int64_t N, int NH, int DV, Act y) {
+  launch_mhln_gate(h, o, ldo, fptr(&w), fptr(b), eps, N, NH, DV, y.p, y.dt, stream_);
 }
 
 void CudaBackend::swiglu(const float* gu, int64_t N, int64_t F, float* y) { launch_swiglu(gu, N, F, y, stream_); }
 
 void CudaBackend::sample(const float* logits, int B, int64_t V, SampleRow* rows, int32_t* ids) {
   launch_sample(logits, B, V, rows, ids, stream_);
+  note_stream_op();
 }
 
 std::unique_ptr<Graph> CudaBackend::capture(const std::function<void()>& fn) {

@@ -12,6 +12,17 @@ namespace xlstm::cuda {
 [[noreturn]] void cuda_fail(cudaError_t err, const char* call, const char* file, int line);
 [[noreturn]] void cublas_fail(cublasStatus_t st, const char* call, const char* file, int line);
 [[noreturn]] void fail_msg(const std::string& msg, const char* file, int line);
+// Whether kernels launch with programmatic dependent launch (cuda_common.cuh: launch_kernel): the
+// current device is sm_90+ and the environment does not say XLSTM_PDL=0. Read once; set_pdl_enabled
+// overrides it (benchmarks compare both; on an earlier GPU it stays off).
+bool pdl_enabled();
+void set_pdl_enabled(bool on);
+// A kernel launched with programmatic dependent launch may start before a copy or memset queued before it
+// has finished (griddepcontrol.wait waits for kernels only). So every stream operation that is not one of
+// our kernels (copies, memsets, other code's launches) calls note_stream_op(), and the next launch_kernel
+// then goes without the attribute. Host-side, for the backend's one stream.
+void note_stream_op();
+bool take_pdl_for_launch();  // pdl_enabled() and no note_stream_op() since the last launch; resets the note
 }  // namespace xlstm::cuda
 
 #define CUDA_CHECK(call)                                                                 \

@@ -23,17 +23,35 @@ __device__ __forceinline__ uint4 ld_stream(const void* p) {
 constexpr int kGemvRows = 4;     // weight rows per group
 constexpr int kGemvWarps = 8;    // warps per block
 
+__device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" ::"l"(p)); }
+
 // VEC: K % PV == 0, W and x 16-byte aligned, ldx % 4 == 0.
 template <typename WT, int NB, bool VEC>
 __global__ __launch_bounds__(kGemvWarps * 32) void gemv_kernel(const typename WT::storage* __restrict__ W, int64_t M,
                                                                int64_t K, const float* __restrict__ bias,
                                                                const float* __restrict__ x, int64_t ldx, int N,
-                                                               float* __restrict__ y, int64_t ldy, int S) {
+                                                               float* __restrict__ y, int64_t ldy, int S,
+                                                               bool accumulate) {
   constexpr int PV = WT::kPerVec;
   __shared__ float red[kGemvWarps][kGemvRows * NB];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int groups = kGemvWarps / S, grp = warp / S, part = warp % S;
   const int64_t r0 = (int64_t(blockIdx.x) * groups + grp) * kGemvRows;
+  // The weights do not depend on the kernels before this one: start pulling this thread's first vectors
+  // into L2 while they finish (programmatic dependent launch), then wait for x.
+  if (VEC && r0 < M) {
+    const int64_t nv = K / PV;
+#pragma unroll
+    for (int u = 0; u < 2; ++u) {
+      const int64_t v = int64_t(part) * 32 + lane + int64_t(u) * 32 * S;
+      if (v < nv)
+#pragma unroll
+        for (int r = 0; r < kGemvRows; ++r)
+          if (r0 + r < M) prefetch_l2(W + (r0 + r) * K + v * PV);
+    }
+  }
+  pdl_trigger();
+  pdl_wait();
   float acc[kGemvRows][NB];
 #pragma unroll
   for (int r = 0; r < kGemvRows; ++r)
@@ -102,16 +120,20 @@ __global__ __launch_bounds__(kGemvWarps * 32) void gemv_kernel(const typename WT
     if (row < M && n < N) {
       float sum = 0.f;
       for (int p = 0; p < S; ++p) sum += red[g * S + p][e];
-      y[n * ldy + row] = sum + (bias ? bias[row] : 0.f);
+      float out = sum + (bias ? bias[row] : 0.f);
+      if (accumulate) out += y[n * ldy + row];
+      y[n * ldy + row] = out;
     }
   }
 }
 
 template <typename WT, int NB>
 void gemv_nb(const void* W, int64_t M, int64_t K, const float* bias, const float* x, int64_t ldx, int N, float* y,
-             int64_t ldy, int sm_count, cudaStream_t s) {
+             int64_t ldy, bool accumulate, int sm_count, cudaStream_t s) {
   const bool vec = K % WT::kPerVec == 0 && aligned16(W) && aligned16(x) && ldx % 4 == 0;
-  // Warps splitting K per row group: enough warps for ~32 per SM, but at least 4 vectors per lane.
+  auto kernel = vec ? gemv_kernel<WT, NB, true> : gemv_kernel<WT, NB, false>;
+  // Warps splitting K per row group: enough warps for ~32 per SM, but at least 4 vectors per lane. (A
+  // split that keeps the grid within one wave of resident blocks measured the same: docs/cuda-notes.md.)
   const int64_t row_groups = ceil_div(M, kGemvRows);
   const int64_t want = ceil_div(int64_t(sm_count) * 32, row_groups);
   const int64_t max_split = std::max<int64_t>(1, K / WT::kPerVec / (32 * 4));
@@ -119,24 +141,20 @@ void gemv_nb(const void* W, int64_t M, int64_t K, const float* bias, const float
   while (S < kGemvWarps && S < want && 2 * S <= max_split) S *= 2;
   const unsigned grid = unsigned(ceil_div(row_groups, kGemvWarps / S));
   const auto* w = static_cast<const typename WT::storage*>(W);
-  if (vec)
-    gemv_kernel<WT, NB, true><<<grid, kGemvWarps * 32, 0, s>>>(w, M, K, bias, x, ldx, N, y, ldy, S);
-  else
-    gemv_kernel<WT, NB, false><<<grid, kGemvWarps * 32, 0, s>>>(w, M, K, bias, x, ldx, N, y, ldy, S);
-  CUDA_CHECK_LAUNCH();
+  launch_kernel(kernel, grid, kGemvWarps * 32, 0, s, w, M, K, bias, x, ldx, N, y, ldy, S, accumulate);
 }
 
 template <typename WT>
 void gemv_t(const void* W, int64_t M, int64_t K, const float* bias, const float* x, int64_t ldx, int64_t N, float* y,
-            int64_t ldy, int sm_count, cudaStream_t s) {
+            int64_t ldy, bool accumulate, int sm_count, cudaStream_t s) {
   for (int64_t n0 = 0; n0 < N; n0 += 4) {
     const int nb = int(N - n0 < 4 ? N - n0 : 4);
     const float* xn = x + n0 * ldx;
     float* yn = y + n0 * ldy;
     switch (nb) {
-      case 1: gemv_nb<WT, 1>(W, M, K, bias, xn, ldx, nb, yn, ldy, sm_count, s); break;
-      case 2: gemv_nb<WT, 2>(W, M, K, bias, xn, ldx, nb, yn, ldy, sm_count, s); break;
-      default: gemv_nb<WT, 4>(W, M, K, bias, xn, ldx, nb, yn, ldy, sm_count, s); break;
+      case 1: gemv_nb<WT, 1>(W, M, K, bias, xn, ldx, nb, yn, ldy, accumulate, sm_count, s); break;
+      case 2: gemv_nb<WT, 2>(W, M, K, bias, xn, ldx, nb, yn, ldy, accumulate, sm_count, s); break;
+      default: gemv_nb<WT, 4>(W, M, K, bias, xn, ldx, nb, yn, ldy, accumulate, sm_count, s); break;
     }
   }
 }
@@ -240,12 +258,12 @@ __global__ __launch_bounds__(kMmaWarps * 32) void skinny_mma_kernel(const uint16
 }  // namespace
 
 void launch_gemv(DType wt, const void* W, int64_t M, int64_t K, const float* bias, const float* x, int64_t ldx,
-                 int64_t N, float* y, int64_t ldy, int sm_count, cudaStream_t s) {
+                 int64_t N, float* y, int64_t ldy, bool accumulate, int sm_count, cudaStream_t s) {
   if (N <= 0 || M <= 0) return;
   switch (wt) {
-    case DType::BF16: gemv_t<Bf16T>(W, M, K, bias, x, ldx, N, y, ldy, sm_count, s); break;
-    case DType::F16: gemv_t<F16T>(W, M, K, bias, x, ldx, N, y, ldy, sm_count, s); break;
-    case DType::F32: gemv_t<F32T>(W, M, K, bias, x, ldx, N, y, ldy, sm_count, s); break;
+    case DType::BF16: gemv_t<Bf16T>(W, M, K, bias, x, ldx, N, y, ldy, accumulate, sm_count, s); break;
+    case DType::F16: gemv_t<F16T>(W, M, K, bias, x, ldx, N, y, ldy, accumulate, sm_count, s); break;
+    case DType::F32: gemv_t<F32T>(W, M, K, bias, x, ldx, N, y, ldy, accumulate, sm_count, s); break;
   }
 }
 

@@ -1,5 +1,6 @@
 // Why: see norm.cuh. One kernel template serves all three ops: a row of `len` floats at `x + row*len`,
-// optional centring (LayerNorm), scale/shift vectors offset per row group (heads), optional sigmoid gate.
+// optional centring (LayerNorm), scale/shift vectors offset per row group (heads), an optional sigmoid
+// gate, and the output in the activation type the next product reads (float, bf16 or f16).
 #include "backend/cuda/cuda_common.cuh"
 #include "backend/cuda/norm.cuh"
 
@@ -8,7 +9,7 @@ namespace {
 
 struct RowNormArgs {
   const float* x;       // [rows, len]
-  float* y;             // [rows, len]
+  void* y;              // [rows, len] of the output type
   const float* w;       // [groups * len] or null
   const float* b;       // [groups * len] or null
   const float* gate;    // sigmoid gate: element (row, i) at gate[(row / groups) * ldg + (row % groups) * len + i]
@@ -18,12 +19,14 @@ struct RowNormArgs {
   float eps;
 };
 
-template <bool CENTER, bool VEC>
+template <bool CENTER, bool VEC, typename OT>
 __global__ void row_norm_kernel(RowNormArgs a) {
+  pdl_trigger();
+  pdl_wait();
   __shared__ float red[32];
   const int64_t row = blockIdx.x;
   const float* xr = a.x + row * a.len;
-  float* yr = a.y + row * a.len;
+  OT* yr = static_cast<OT*>(a.y) + row * a.len;
   const int64_t goff = (row % a.groups) * a.len;
   const float* wr = a.w ? a.w + goff : nullptr;
   const float* br = a.b ? a.b + goff : nullptr;
@@ -67,47 +70,51 @@ __global__ void row_norm_kernel(RowNormArgs a) {
   if (VEC) {
     for (int64_t i = threadIdx.x; i < n4; i += blockDim.x) {
       float4 v = reinterpret_cast<const float4*>(xr)[i];
-      v = make_float4(fin(v.x, 4 * i), fin(v.y, 4 * i + 1), fin(v.z, 4 * i + 2), fin(v.w, 4 * i + 3));
-      reinterpret_cast<float4*>(yr)[i] = v;
+      act_store4(yr + 4 * i, make_float4(fin(v.x, 4 * i), fin(v.y, 4 * i + 1), fin(v.z, 4 * i + 2), fin(v.w, 4 * i + 3)));
     }
   } else {
-    for (int64_t i = threadIdx.x; i < a.len; i += blockDim.x) yr[i] = fin(xr[i], i);
+    for (int64_t i = threadIdx.x; i < a.len; i += blockDim.x) yr[i] = act_from_f32<OT>(fin(xr[i], i));
   }
 }
 
-void launch_row_norm(const RowNormArgs& a, bool center, cudaStream_t s) {
+bool aligned_to(const void* p, size_t n) { return (reinterpret_cast<uintptr_t>(p) % n) == 0; }
+
+void launch_row_norm(const RowNormArgs& a, DType yt, bool center, cudaStream_t s) {
   if (a.rows <= 0 || a.len <= 0) return;
   CUDA_REQUIRE(a.rows < (int64_t(1) << 31), "row norm: " + std::to_string(a.rows) + " rows is too many");
-  const bool vec = a.len % 4 == 0 && aligned16(a.x) && aligned16(a.y) && (!a.w || aligned16(a.w)) &&
-                   (!a.b || aligned16(a.b)) && (!a.gate || (aligned16(a.gate) && a.ldg % 4 == 0));
+  const bool vec = a.len % 4 == 0 && aligned16(a.x) &&
+                   aligned_to(a.y, 4 * dtype_size(yt)) && (!a.w || aligned16(a.w)) && (!a.b || aligned16(a.b)) &&
+                   (!a.gate || (aligned16(a.gate) && a.ldg % 4 == 0));
   const int64_t work = vec ? a.len / 4 : a.len;
   const unsigned threads = work >= 1024 ? 256 : work >= 128 ? 128 : work >= 64 ? 64 : 32;
-  const unsigned grid = unsigned(a.rows);
-  if (center) {
-    if (vec) row_norm_kernel<true, true><<<grid, threads, 0, s>>>(a);
-    else row_norm_kernel<true, false><<<grid, threads, 0, s>>>(a);
-  } else {
-    if (vec) row_norm_kernel<false, true><<<grid, threads, 0, s>>>(a);
-    else row_norm_kernel<false, false><<<grid, threads, 0, s>>>(a);
-  }
-  CUDA_CHECK_LAUNCH();
+  const dim3 grid(unsigned(a.rows));
+  with_act_type(yt, [&](auto tag) {
+    using OT = decltype(tag);
+    if (center) {
+      if (vec) launch_kernel(row_norm_kernel<true, true, OT>, grid, threads, 0, s, a);
+      else launch_kernel(row_norm_kernel<true, false, OT>, grid, threads, 0, s, a);
+    } else {
+      if (vec) launch_kernel(row_norm_kernel<false, true, OT>, grid, threads, 0, s, a);
+      else launch_kernel(row_norm_kernel<false, false, OT>, grid, threads, 0, s, a);
+    }
+  });
 }
 
 }  // namespace
 
-void launch_rmsnorm(const float* x, const float* w, const float* b, float eps, int64_t N, int64_t D, float* y,
+void launch_rmsnorm(const float* x, const float* w, const float* b, float eps, int64_t N, int64_t D, void* y, DType yt,
                     cudaStream_t s) {
-  launch_row_norm(RowNormArgs{x, y, w, b, nullptr, 0, N, D, 1, eps}, false, s);
+  launch_row_norm(RowNormArgs{x, y, w, b, nullptr, 0, N, D, 1, eps}, yt, false, s);
 }
 
 void launch_layernorm(const float* x, const float* w, const float* b, float eps, int64_t N, int64_t D, float* y,
                       cudaStream_t s) {
-  launch_row_norm(RowNormArgs{x, y, w, b, nullptr, 0, N, D, 1, eps}, true, s);
+  launch_row_norm(RowNormArgs{x, y, w, b, nullptr, 0, N, D, 1, eps}, DType::F32, true, s);
 }
 
 void launch_mhln_gate(const float* h, const float* o, int64_t ldo, const float* w, const float* b, float eps,
-                      int64_t N, int NH, int DV, float* y, cudaStream_t s) {
-  launch_row_norm(RowNormArgs{h, y, w, b, o, ldo, N * NH, DV, NH, eps}, true, s);
+                      int64_t N, int NH, int DV, void* y, DType yt, cudaStream_t s) {
+  launch_row_norm(RowNormArgs{h, y, w, b, o, ldo, N * NH, DV, NH, eps}, yt, true, s);
 }
 
 }  // namespace xlstm::cuda

@@ -31,17 +31,21 @@ Workspace::~Workspace() {
     if (p_[i]) cudaFree(p_[i]);
 }
 
+const char* Workspace::slot_name(Slot s) {
+  static const char* names[kNumSlots] = {"the converted copy of activations", "the cuBLASLt workspace",
+                                         "the chunkwise mLSTM states", "the mLSTM step counters",
+                                         "the weight upload staging buffer", "the float32 product before rounding"};
+  return names[s];
+}
+
 void* Workspace::get(Slot slot, size_t bytes, bool zero_fill) {
   if (bytes <= n_[slot] && p_[slot]) return p_[slot];
-  static const char* names[kNumSlots] = {"the bf16 copy of activations", "the cuBLASLt workspace",
-                                         "the chunkwise mLSTM states", "the mLSTM step counters",
-                                         "the weight upload staging buffer"};
   if (p_[slot]) {
     CUDA_CHECK(cudaFree(p_[slot]));  // waits for work that may still use it
     p_[slot] = nullptr, n_[slot] = 0;
   }
   const size_t rounded = (bytes + (size_t(1) << 20) - 1) & ~((size_t(1) << 20) - 1);
-  p_[slot] = device_malloc(rounded, names[slot]);
+  p_[slot] = device_malloc(rounded, slot_name(slot));
   n_[slot] = rounded;
   if (zero_fill) {
     CUDA_CHECK(cudaMemset(p_[slot], 0, rounded));

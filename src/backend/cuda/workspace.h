@@ -1,5 +1,5 @@
-// Why: device memory the ops need besides their arguments (bf16 copies of activations, the cuBLASLt
-// workspace, the chunkwise mLSTM's per-chunk states, the step form's grid counters). Slots grow on demand
+// Why: device memory the ops need besides their arguments (converted copies of activations and float32
+// products that are rounded afterwards, the cuBLASLt workspace, the chunkwise mLSTM's per-chunk states, the step form's grid counters). Slots grow on demand
 // and are kept, so the token loop allocates nothing once warm (a precondition for CUDA-graph capture).
 #pragma once
 #include <cstddef>
@@ -11,7 +11,8 @@ void* device_malloc(size_t bytes, const char* what);
 
 class Workspace {
  public:
-  enum Slot { kLinearX, kCublas, kMlstmStates, kCounters, kStaging, kNumSlots };
+  enum Slot { kLinearX, kCublas, kMlstmStates, kCounters, kStaging, kLinearY, kNumSlots };
+  static const char* slot_name(Slot s);
   Workspace() = default;
   ~Workspace();
   Workspace(const Workspace&) = delete;
@@ -20,6 +21,7 @@ class Workspace {
   // reallocated; zero_fill zeroes newly allocated memory (synchronously).
   void* get(Slot slot, size_t bytes, bool zero_fill = false);
   size_t bytes_held() const;
+  size_t bytes(Slot slot) const { return n_[slot]; }
 
  private:
   void* p_[kNumSlots] = {};
