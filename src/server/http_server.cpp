@@ -76,7 +76,7 @@ struct HttpServer::Impl {
   }
 
   void routes();
-  void generate(const httplib::Request& req, httplib::Response& res, bool chat);
+  void generate(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& read, bool chat);
   std::string metrics() const;
 
   Model& model;
@@ -116,10 +116,13 @@ void HttpServer::Impl::routes() {
   svr.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics(), "text/plain; version=0.0.4");
   });
-  svr.Post("/v1/completions",
-           [this](const httplib::Request& req, httplib::Response& res) { generate(req, res, false); });
-  svr.Post("/v1/chat/completions",
-           [this](const httplib::Request& req, httplib::Response& res) { generate(req, res, true); });
+  // Bodies are JSON whatever their Content-Type says. The handlers read the body themselves (ContentReader
+  // handlers): httplib then applies only the size limit, not its form decoding, which caps bodies labelled
+  // application/x-www-form-urlencoded (curl -d's default) at 8 KiB; and a multipart body is refused unread.
+  svr.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res,
+                                     const httplib::ContentReader& read) { generate(req, res, read, false); });
+  svr.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res,
+                                          const httplib::ContentReader& read) { generate(req, res, read, true); });
 
   // Every error httplib itself produces (404 unknown path, 413 body too large, 400 unreadable request)
   // gets an OpenAI-shaped body too; errors the handlers already wrote are left alone.
@@ -159,11 +162,22 @@ struct StreamState {
   bool first = true, done = false;
 };
 
-void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& res, bool chat) {
+void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& read,
+                                bool chat) {
+  if (req.is_multipart_form_data())
+    return send_error(res, 400, "the request body must be JSON, not multipart/form-data");
+  std::string body;
+  if (!read([&](const char* d, size_t n) {
+        body.append(d, n);
+        return true;
+      })) {
+    if (res.status < 400) res.status = 400;  // httplib set 413 (too large) or 400 (unreadable)
+    return;                                   // the error handler writes the body
+  }
   ApiRequest ar;
   std::shared_ptr<Sequence> seq;
   try {
-    ar = chat ? parse_chat_request(req.body, ctx) : parse_completion_request(req.body, ctx);
+    ar = chat ? parse_chat_request(body, ctx) : parse_completion_request(body, ctx);
     seq = sched.submit(ar.seq);
   } catch (const ApiError& e) {
     return send_error(res, e.status, e.what(), e.param, e.code);

@@ -45,8 +45,8 @@ Reply to_reply(const httplib::Result& r) {
 }
 }  // namespace
 
-Reply post(const TestServer& s, const std::string& path, const std::string& body) {
-  return to_reply(s.client()->Post(path.c_str(), body, "application/json"));
+Reply post(const TestServer& s, const std::string& path, const std::string& body, const std::string& content_type) {
+  return to_reply(s.client()->Post(path.c_str(), body, content_type.c_str()));
 }
 
 Reply get(const TestServer& s, const std::string& path) { return to_reply(s.client()->Get(path.c_str())); }

@@ -41,7 +41,8 @@ struct Reply {
   std::string body;
   nlohmann::json json;     // the body parsed, or null when it is not JSON
 };
-Reply post(const TestServer& s, const std::string& path, const std::string& body);
+Reply post(const TestServer& s, const std::string& path, const std::string& body,
+           const std::string& content_type = "application/json");
 Reply get(const TestServer& s, const std::string& path);
 
 struct StreamReply {

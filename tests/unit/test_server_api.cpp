@@ -280,6 +280,24 @@ TEST_F(ServerTiny, DeeplyNestedOrHugeJsonIsA400NotACrash) {
   EXPECT_EQ(test::get(*srv_, "/health").status, 200);
 }
 
+TEST_F(ServerTiny, BodiesAreJsonWhateverTheirContentType) {
+  // curl -d labels bodies application/x-www-form-urlencoded; they are read as JSON, past httplib's 8 KiB
+  // form limit too.
+  const std::string big = dump({{"prompt", {1, 2}}, {"max_tokens", 3}, {"user", std::string(20000, 'u')}});
+  for (const char* type : {"application/x-www-form-urlencoded", "text/plain", ""}) {
+    Reply r = test::post(*srv_, "/v1/completions", big, type);
+    EXPECT_EQ(r.status, 200) << type << ": " << r.body;
+  }
+  httplib::MultipartFormDataItems items = {{"prompt", "[1]", "", ""}};
+  Reply m;
+  auto res = srv_->client()->Post("/v1/completions", items);
+  ASSERT_TRUE(res);
+  m.status = res->status;
+  m.body = res->body;
+  m.json = json::parse(res->body, nullptr, false);
+  expect_error(m, 400, "", "must be JSON, not multipart/form-data");
+}
+
 TEST_F(ServerTiny, UnknownEndpointsAndMethodsAre404) {
   expect_error(test::get(*srv_, "/v1/nope"), 404, "", "no such endpoint: GET /v1/nope");
   expect_error(test::post(*srv_, "/v1/models", "{}"), 404, "", "no such endpoint: POST /v1/models");
