@@ -3,7 +3,9 @@
 # carried as .carry/run/xlstm (RUN=dir overrides .carry/run; the OpenBLAS bundle is .carry/cuda/libs.tar.xz). One call does:
 # fixtures through CUDA vs transformers, `xlstm bench` on the 7B architecture (random bf16 weights),
 # bench/compare_hf.py timing transformers on the same architecture (hf), and the Python module's tests with
-# CUDA (python; module built for the device's Python 3.12 by scripts/device_carry.sh). Logs go to $OUT.
+# CUDA (python; module built for the device's Python 3.12 by scripts/device_carry.sh), and `xlstm serve` on
+# CUDA (serve: bench/serve_load.py against the bundled model and the random 7B: batched vs alone results and
+# throughput at 1, 4 and 16 requests in flight). Logs go to $OUT.
 set -uo pipefail
 OUT=${OUT:-device-out}
 mkdir -p "$OUT" /tmp/xlstm-libs
@@ -37,6 +39,21 @@ for s in $steps; do
     python)
       PYTHONPATH=$RUN XLSTM_CLI=$XLSTM timeout 300 python3 -m pytest -q -p no:cacheprovider python/tests 2>&1 \
         | tee "$OUT/pytest.log" | tail -5 ;;
+    serve)
+      up() { for _ in $(seq 1 600); do python3 -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$1/health')" \
+               2>/dev/null && return 0; sleep 0.5; done; return 1; }
+      $XLSTM serve -m models/xlstm-kjv-tiny --device cuda --port 8090 --parallel 8 >"$OUT/serve_tiny.log" 2>&1 &
+      SP=$!; up 8090 && head -1 "$OUT/serve_tiny.log"
+      for T in 0.8 0; do timeout 120 python3 bench/serve_load.py --url http://127.0.0.1:8090 -n 16 -c 8 \
+        --max-tokens 64 --vocab 4096 --temperature $T; done
+      kill -TERM $SP; wait $SP; echo "serve exit $?"
+      $XLSTM serve --random-weights bench/configs/xlstm-7b.json --device cuda --port 8091 --parallel 16 \
+        --max-queue 64 >"$OUT/serve_7b.log" 2>&1 &
+      SP=$!; up 8091 && head -1 "$OUT/serve_7b.log"
+      for C in 1 4 16; do timeout 120 python3 bench/serve_load.py --url http://127.0.0.1:8091 -n 16 -c $C \
+        --max-tokens 128 --vocab 50000 --no-sequential; done
+      timeout 120 python3 bench/serve_load.py --url http://127.0.0.1:8091 -n 8 -c 8 --max-tokens 64 --vocab 50000
+      kill -TERM $SP; wait $SP; echo "serve exit $?" ;;
     hf)
       timeout 400 python3 bench/compare_hf.py --config bench/configs/xlstm-7b.json --prefill 2048 8192 \
         --decode-batch 1 16 --decode-tokens 32 --reps 2 --json "$OUT/hf.json" 2>&1 | grep -v Warning | tail -12 ;;

@@ -3,7 +3,8 @@
 # Debian libraries, so everything it runs is built here and carried. This script builds, for sm_90 only,
 # the CLI, the GPU tests, the op benchmark and the Python module for the device's Python 3.12, and lays
 # them out the way tests/gpu/run_device.sh and bench/gpu_model_run.sh expect:
-#   .carry/run   xlstm, xlstm_cpp.cpython-312-*.so, libpcre2-8.so.0, libutf8proc.so.2
+#   .carry/run   xlstm, xlstm_cpp.cpython-312-*.so, libpcre2-8.so.0, libutf8proc.so.2, libcpp-httplib.so.0.11
+#                (the device has httplib's own dependencies: OpenSSL 3, zlib, brotli)
 #   .carry/cuda  xlstm_gpu_tests, bench_cuda_ops, libs.tar.xz (OpenBLAS, gfortran, quadmath)
 # Then: run(carry=[".carry/run", ".carry/cuda"], command="bash bench/gpu_model_run.sh fixtures bench python").
 # Usage: scripts/device_carry.sh [BUILD_DIR]   (default build-device)
@@ -18,7 +19,7 @@ mkdir -p .carry/run .carry/cuda
 cp "$B"/xlstm "$B"/xlstm_cpp.cpython-312-*.so .carry/run/
 cp "$B"/xlstm_gpu_tests "$B"/bench_cuda_ops .carry/cuda/
 libs() { ldd "$B/xlstm" | awk -v p="$1" '$1 ~ p {print $3}'; }
-cp -L "$(libs pcre2)" "$(libs utf8proc)" .carry/run/
+cp -L "$(libs pcre2)" "$(libs utf8proc)" "$(libs cpp-httplib)" .carry/run/
 tmp=$(mktemp -d)
 cp -L "$(libs openblas)" "$(libs gfortran)" "$(libs quadmath)" "$tmp"/
 tar -cJf .carry/cuda/libs.tar.xz -C "$tmp" .
