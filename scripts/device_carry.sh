@@ -6,7 +6,9 @@
 #   .carry/run   xlstm, xlstm_cpp.cpython-312-*.so, libpcre2-8.so.0, libutf8proc.so.2, libcpp-httplib.so.0.11
 #                (the device has httplib's own dependencies: OpenSSL 3, zlib, brotli)
 #   .carry/cuda  xlstm_gpu_tests, bench_cuda_ops, libs.tar.xz (OpenBLAS, gfortran, quadmath)
-# Then: run(carry=[".carry/run", ".carry/cuda"], command="bash bench/gpu_model_run.sh fixtures bench python").
+#   .carry/pack  bins.tar.xz: both folders compressed (the tree that travels is capped at 64 MiB)
+# Then: run(carry=[".carry/pack"], command="tar -xJf .carry/pack/bins.tar.xz -C .carry &&
+#           bash bench/gpu_model_run.sh fixtures bench python").
 # Usage: scripts/device_carry.sh [BUILD_DIR]   (default build-device)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,4 +26,8 @@ tmp=$(mktemp -d)
 cp -L "$(libs openblas)" "$(libs gfortran)" "$(libs quadmath)" "$tmp"/
 tar -cJf .carry/cuda/libs.tar.xz -C "$tmp" .
 rm -rf "$tmp"
-du -sh .carry/run .carry/cuda
+strip --strip-unneeded .carry/run/xlstm .carry/run/xlstm_cpp.cpython-312-*.so .carry/cuda/xlstm_gpu_tests \
+  .carry/cuda/bench_cuda_ops
+mkdir -p .carry/pack
+tar -cJf .carry/pack/bins.tar.xz -C .carry run cuda
+du -sh .carry/run .carry/cuda .carry/pack
