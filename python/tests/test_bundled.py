@@ -35,7 +35,7 @@ def test_readme_example_runs(model_dir, tmp_path):
 
 @pytest.mark.skipif(not (BUNDLED / "config.json").exists(), reason="bundled model not present")
 def test_bundled_model(cli, tmp_path):
-    r = xlstm_cpp.Runner(threads=1)
+    r = xlstm_cpp.Runner(device="cpu", threads=1)  # compared with the CLI on the CPU below
     assert Path(r.info()["path"]).resolve() == BUNDLED.resolve()
     ids = r.tokenizer.encode("In the beginning God created the heaven and the earth.")
     np.save(tmp_path / "ids.npy", np.array(ids, dtype=np.int32))
