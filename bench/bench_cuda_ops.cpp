@@ -192,10 +192,16 @@ void model_bench(CudaBackend& be, double copy_tbs, double peak_tflops, bool quic
     const DType at = be.matmul_dtype(DType::BF16, N);
     float *xp = x.f32(), *hp = hr.f32(), *pp = pg.f32();
     const Act xa(xy.data(), at), gu(pg.data(), at);
+    // As the model: the norms folded into the products where the backend does that (the GEMV, N <= 4;
+    // timed as products then), separate ops otherwise.
+    const bool fuse_norm = shape == 0 && N <= 4;
     for (int l = 0; l < layers; ++l) {
       const Layer& w = L[size_t(l)];
-      if (shape == 0) op(2, [&] { be.rmsnorm(xp, *nw, nullptr, 1e-6f, N, D, xa); });
-      op(0, [&] { be.linear(*w.in, nullptr, xa, D, N, pp, P); });
+      if (fuse_norm) op(0, [&] { be.rmsnorm_linear(xp, *nw, nullptr, 1e-6f, N, xa, *w.in, nullptr, pp, P); });
+      else {
+        if (shape == 0) op(2, [&] { be.rmsnorm(xp, *nw, nullptr, 1e-6f, N, D, xa); });
+        op(0, [&] { be.linear(*w.in, nullptr, xa, D, N, pp, P); });
+      }
       MlstmArgs a;
       a.B = B, a.T = T, a.NH = int(NH), a.DK = int(DK), a.DV = int(DV), a.ld = P, a.gate_cap = 15.f, a.chunk = 64;
       a.q = pp, a.k = pp + QK, a.v = pp + 2 * QK, a.igate = pp + 2 * QK + 2 * VV, a.fgate = a.igate + NH;
@@ -203,8 +209,11 @@ void model_bench(CudaBackend& be, double copy_tbs, double peak_tflops, bool quic
       if (shape != 3) op(1, [&] { be.mlstm(a); });
       if (shape == 0) op(2, [&] { be.mhln_gate(hp, pp + 2 * QK + VV, P, *mw, nullptr, 1e-6f, N, int(NH), int(DV), xa); });
       op(0, [&] { be.linear(*w.out, nullptr, xa, VV, N, xp, D, true); });
-      if (shape == 0) op(2, [&] { be.rmsnorm(xp, *nw, nullptr, 1e-6f, N, D, xa); });
-      op(0, [&] { be.linear(*w.gu, nullptr, xa, D, N, gu, 2 * F); });
+      if (fuse_norm) op(0, [&] { be.rmsnorm_linear(xp, *nw, nullptr, 1e-6f, N, xa, *w.gu, nullptr, gu, 2 * F); });
+      else {
+        if (shape == 0) op(2, [&] { be.rmsnorm(xp, *nw, nullptr, 1e-6f, N, D, xa); });
+        op(0, [&] { be.linear(*w.gu, nullptr, xa, D, N, gu, 2 * F); });
+      }
       // linear_swiglu, in its two parts: SwiGLU in place, then the product reads gu[:, 0:F]
       if (shape == 0) op(2, [&] { cuda::launch_swiglu_inplace(gu.p, gu.dt, N, F, be.stream()); });
       op(0, [&] { be.linear(*w.down, nullptr, ConstAct(gu), 2 * F, N, xp, D, true); });
@@ -212,7 +221,10 @@ void model_bench(CudaBackend& be, double copy_tbs, double peak_tflops, bool quic
     // Last token of each sequence: the final norm, then the head.
     const DType ht = be.matmul_dtype(DType::BF16, B);
     char* xyb = static_cast<char*>(xy.data());
-    if (T == 1) {
+    const bool fuse_head = shape == 0 && T == 1 && B <= 4;  // as the model's decode_step
+    if (fuse_head) {
+      op(0, [&] { be.rmsnorm_linear(xp, *nw, nullptr, 1e-6f, B, Act(xyb, ht), *head, nullptr, logits.f32(), V); });
+    } else if (T == 1) {
       op(2, [&] { be.rmsnorm(xp, *nw, nullptr, 1e-6f, B, D, Act(xyb, ht)); });
     } else {
       for (int b = 0; b < B; ++b)
@@ -221,7 +233,7 @@ void model_bench(CudaBackend& be, double copy_tbs, double peak_tflops, bool quic
           be.rmsnorm(xp + row * D, *nw, nullptr, 1e-6f, 1, D, Act(xyb + size_t(b * D) * dtype_size(ht), ht));
         });
     }
-    op(0, [&] { be.linear(*head, nullptr, ConstAct(xy.data(), ht), D, B, logits.f32(), V); });
+    if (!fuse_head) op(0, [&] { be.linear(*head, nullptr, ConstAct(xy.data(), ht), D, B, logits.f32(), V); });
     op(2, [&] { be.softcap(logits.f32(), B, V, V, 30.f); });
   };
 

@@ -21,6 +21,12 @@ std::pair<int64_t, int64_t> concat_shape(const std::vector<HostTensor>& parts) {
   return {r, c};
 }
 
+void Backend::rmsnorm_linear(const float* x, const Weight& nw, const Weight* nb, float eps, int64_t N, Act xn,
+                             const Weight& W, const Weight* bias, Act y, int64_t ldy) {
+  rmsnorm(x, nw, nb, eps, N, W.cols, xn);
+  linear(W, bias, ConstAct(xn), W.cols, N, y, ldy);
+}
+
 void Backend::sample(const float* logits, int B, int64_t V, SampleRow* rows, int32_t* ids) {
   std::vector<float> host(size_t(B) * size_t(V));
   std::vector<SampleRow> r(static_cast<size_t>(B));

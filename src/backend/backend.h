@@ -141,6 +141,14 @@ class Backend {
   // scratch afterwards (a backend may write the gated product over gu[:, 0:F]).
   virtual void linear_swiglu(const Weight& W, const Weight* bias, Act gu, int64_t N, float* y, int64_t ldy,
                              bool accumulate = false) = 0;
+  // y[N, W.rows] (row stride ldy) = RMSNorm(x) · W^T (+ bias), RMSNorm(x) = x * rsqrt(mean(x^2) + eps) * nw
+  // (+ nb); x [N, W.cols] float32 contiguous; xn: scratch [N, W.cols] of matmul_dtype(W.dtype, N) that the
+  // normed rows may be written to (a backend that folds the norm into the product leaves it unwritten;
+  // callers must not read it afterwards). The default is exactly rmsnorm(x -> xn), then linear(xn): the
+  // CPU's result. The CUDA GEMV (N <= 4) folds the norm in: each block sums x^2 as it reads x, scales x by
+  // nw and the dot products by the row's rsqrt, so the norm costs no launch.
+  virtual void rmsnorm_linear(const float* x, const Weight& nw, const Weight* nb, float eps, int64_t N, Act xn,
+                              const Weight& W, const Weight* bias, Act y, int64_t ldy);
   // y[N, E.cols] = E[ids[n], :]; ids: device int32 [N], each in [0, E.rows) (checked by the caller)
   virtual void embed(const Weight& E, const int32_t* ids, int64_t N, float* y) = 0;
   // y[N, D] = x * rsqrt(mean(x^2) + eps) * w (+ b)        (x, y may alias when y is F32)

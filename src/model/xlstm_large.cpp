@@ -4,7 +4,8 @@
 // Projections are fused at load (one [2QK+2V+2NH, D] matrix, one [2F, D] gate|up matrix) so each block
 // runs four matrix products. Prefill runs in pieces of bounded length so memory does not grow with T.
 // The residual adds are folded into the out_proj and down products (they accumulate into x), SwiGLU
-// into the down projection's input (linear_swiglu), and every product input is written in the
+// into the down projection's input (linear_swiglu), the RMSNorms into the products they feed
+// (rmsnorm_linear: on the CUDA GEMV, N <= 4, no launch of their own), and every product input is written in the
 // backend's matmul_dtype (bf16 for many rows on CUDA: no conversion pass inside the product).
 // Workspace: four buffers (per row; float32 unless noted):
 //   x_  [D]                    the residual stream
@@ -103,9 +104,8 @@ class XlstmLarge final : public Model {
   void decode_step(const int32_t* ids_dev, int B, float* const* states, float* logits_dev) override {
     ensure_workspace(B, 0);
     run_rows(ids_dev, B, 1, states);
-    const Act xn = act(xy_, B);
-    be_.rmsnorm(x_.f32(), *out_norm_, nullptr, c_.norm_eps, B, D_, xn);
-    be_.linear(*head_view_, nullptr, xn, D_, B, logits_dev, c_.vocab_size);
+    be_.rmsnorm_linear(x_.f32(), *out_norm_, nullptr, c_.norm_eps, B, act(xy_, B), *head_view_, nullptr, logits_dev,
+                       c_.vocab_size);
     if (c_.output_logit_soft_cap > 0) be_.softcap(logits_dev, B, c_.vocab_size, c_.vocab_size, c_.output_logit_soft_cap);
   }
 
@@ -133,8 +133,7 @@ class XlstmLarge final : public Model {
     const int64_t Nr = int64_t(B) * Tp;
     float *x = x_.f32(), *h = h_.f32(), *proj = pg_.f32();
     const Act xy = act(xy_, Nr), gu = act(pg_, Nr);
-    be_.rmsnorm(x, *k.norm_mlstm_w, k.norm_mlstm_b.get(), c_.norm_eps, Nr, D_, xy);
-    be_.linear(*k.w_in, k.b_in.get(), xy, D_, Nr, proj, P_);
+    be_.rmsnorm_linear(x, *k.norm_mlstm_w, k.norm_mlstm_b.get(), c_.norm_eps, Nr, xy, *k.w_in, k.b_in.get(), proj, P_);
     MlstmArgs a;
     a.B = B, a.T = Tp, a.NH = int(NH_), a.DK = int(DK_), a.DV = int(DV_);
     a.q = proj, a.k = proj + QK_, a.v = proj + 2 * QK_;
@@ -143,8 +142,8 @@ class XlstmLarge final : public Model {
     be_.mlstm(a);
     be_.mhln_gate(h, proj + 2 * QK_ + V_, P_, *k.mh_w, k.mh_b.get(), c_.norm_eps, Nr, int(NH_), int(DV_), xy);
     be_.linear(*k.out_w, k.out_b.get(), xy, V_, Nr, x, D_, true);  // x += out_proj(...)
-    be_.rmsnorm(x, *k.norm_ffn_w, k.norm_ffn_b.get(), c_.norm_eps, Nr, D_, xy);
-    be_.linear(*k.gate_up_w, k.gate_up_b.get(), xy, D_, Nr, gu, 2 * F_);
+    be_.rmsnorm_linear(x, *k.norm_ffn_w, k.norm_ffn_b.get(), c_.norm_eps, Nr, xy, *k.gate_up_w, k.gate_up_b.get(), gu,
+                       2 * F_);
     be_.linear_swiglu(*k.down_w, k.down_b.get(), gu, Nr, x, D_, true);  // x += down(silu(gate) * up)
   }
 

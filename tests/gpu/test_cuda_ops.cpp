@@ -520,6 +520,43 @@ TEST_F(CudaLinear, TypedActivationsMatchCpu) {
             }
 }
 
+// rmsnorm_linear (the norm folded into the GEMV for N <= 4, two ops otherwise) against the CPU's
+// rmsnorm then linear, on every path, vectorised (K % 8 == 0) and not, with and without the norm bias
+// (which keeps the two ops) and the product's bias. The scratch xn is poisoned: the fused path must not
+// need it.
+TEST_F(CudaLinear, RmsnormLinearMatchesCpu) {
+  for (LinearPath path : {LinearPath::Auto, LinearPath::Gemv, LinearPath::Cublas})
+    for (auto [M, K] : {std::pair<int64_t, int64_t>{300, 264}, {33, 37}, {4096, 4096}})
+      for (int64_t N : {1, 2, 3, 4, 5, 16})
+        for (DType wt : {DType::BF16, DType::F32})
+          for (int bias_mode : {0, 1, 2}) {  // 0 none, 1 product bias, 2 product and norm bias
+            if (M == 4096 && (path != LinearPath::Auto || bias_mode != 0 || wt != DType::BF16)) continue;
+            const int64_t ldy = M + 4;
+            std::vector<float> w = randn(size_t(M * K), 0.f, 1.f / std::sqrt(float(K))), bv = randn(size_t(M));
+            std::vector<float> x = randn(size_t(N * K), 0.2f, 3.f), nwv = randn(size_t(K), 1.f, 0.3f),
+                               nbv = randn(size_t(K), 0.f, 0.2f);
+            HostTensor wt_{"w", DType::F32, {M, K}, w.data()}, bt{"b", DType::F32, {M}, bv.data()},
+                nt{"n", DType::F32, {K}, nwv.data()}, nbt{"nb", DType::F32, {K}, nbv.data()};
+            WeightPtr gw = gpu_->make_weight({wt_}, wt), cw = cpu_->make_weight({wt_}, wt);
+            WeightPtr gb = gpu_->make_vector({bt}), cb = cpu_->make_vector({bt});
+            WeightPtr gn = gpu_->make_vector({nt}), cn = cpu_->make_vector({nt});
+            WeightPtr gnb = gpu_->make_vector({nbt}), cnb = cpu_->make_vector({nbt});
+            std::vector<float> xn(size_t(N * K)), ref(size_t(N * ldy), 0.f);
+            cpu_->rmsnorm(x.data(), *cn, bias_mode == 2 ? cnb.get() : nullptr, 1e-6f, N, K, xn.data());
+            cpu_->linear(*cw, bias_mode ? cb.get() : nullptr, xn.data(), K, N, ref.data(), ldy);
+            gpu_->set_linear_path(path);
+            const DType at = gpu_->matmul_dtype(wt, N);
+            float* y = poisoned(size_t(N * ldy));
+            gpu_->rmsnorm_linear(dev(x), *gn, bias_mode == 2 ? gnb.get() : nullptr, 1e-6f, N,
+                                 Act(poisoned_act(size_t(N * K), at), at), *gw, bias_mode ? gb.get() : nullptr, y, ldy);
+            const bool f32_path = wt == DType::F32 || path == LinearPath::Gemv || (path == LinearPath::Auto && N <= 4);
+            const double e = rel_err(host(y, size_t(N * ldy)).data(), ref.data(), N, M, ldy);
+            record(std::string("rmsnorm_linear ") + (f32_path ? "f32 path" : "bf16 path"), e);
+            EXPECT_LT(e, f32_path ? kTolF32 : kTolBf16) << "M=" << M << " K=" << K << " N=" << N << " W "
+                                                         << dtype_name(wt) << " path " << int(path) << " bias " << bias_mode;
+          }
+}
+
 TEST_F(CudaLinear, SwigluProductMatchesCpu) {
   for (LinearPath path : {LinearPath::Auto, LinearPath::Gemv, LinearPath::Cublas})
     for (auto [M, F] : {std::pair<int64_t, int64_t>{4096, 10944}, {300, 264}, {33, 37}})
@@ -598,15 +635,12 @@ TEST_F(CudaOps, CapturedFusedBlockReplaysLikeCpu) {
               c_down = mk(cpu_, w_down, D, F), c_head = mk(cpu_, w_head, Vocab, D), c_nw = mv(cpu_, nw), c_mw = mv(cpu_, mw);
     auto block = [&](Backend* be, float* xp, const float* hp, Act xy, float* proj, Act gu, float* logits, Weight* in_,
                      Weight* out_, Weight* gu_, Weight* down_, Weight* head_, Weight* nw_, Weight* mw_) {
-      be->rmsnorm(xp, *nw_, nullptr, 1e-6f, N, D, xy);
-      be->linear(*in_, nullptr, xy, D, N, proj, P);
+      be->rmsnorm_linear(xp, *nw_, nullptr, 1e-6f, N, xy, *in_, nullptr, proj, P);
       be->mhln_gate(hp, proj + V, P, *mw_, nullptr, 1e-6f, N, NH, DV, xy);
       be->linear(*out_, nullptr, xy, V, N, xp, D, true);
-      be->rmsnorm(xp, *nw_, nullptr, 1e-6f, N, D, xy);
-      be->linear(*gu_, nullptr, xy, D, N, gu, 2 * F);
+      be->rmsnorm_linear(xp, *nw_, nullptr, 1e-6f, N, xy, *gu_, nullptr, gu, 2 * F);
       be->linear_swiglu(*down_, nullptr, gu, N, xp, D, true);
-      be->rmsnorm(xp, *nw_, nullptr, 1e-6f, N, D, xy);
-      be->linear(*head_, nullptr, xy, D, N, logits, Vocab);
+      be->rmsnorm_linear(xp, *nw_, nullptr, 1e-6f, N, xy, *head_, nullptr, logits, Vocab);
     };
     std::vector<float> cx = x, cxy(size_t(N * std::max(D, V))), cproj(size_t(N * P)), cgu(size_t(N * 2 * F)),
                        clog(size_t(N * Vocab));

@@ -136,6 +136,35 @@ TEST_F(CpuOps, LinearSwigluEqualsSwigluThenLinear) {
       }
 }
 
+TEST_F(CpuOps, RmsnormLinearEqualsRmsnormThenLinear) {
+  const int64_t M = 31, K = 40;
+  for (int64_t N : {1, 4, 6})
+    for (DType wt : {DType::F32, DType::BF16})
+      for (bool with_b : {false, true}) {
+        const std::vector<float> x = randn(size_t(N * K), 30, 0.1f, 2.f), w = randn(size_t(M * K), 31, 0.f, 0.2f),
+                                 nw = randn(size_t(K), 32, 1.f, 0.3f), nb = randn(size_t(K), 33, 0.f, 0.2f),
+                                 bias = randn(size_t(M), 34);
+        WeightPtr W = mat(w, M, K, wt), NW = vec(nw), NB = vec(nb), B = vec(bias);
+        const int64_t ldy = M + 3;
+        std::vector<float> xn(size_t(N * K)), ref(size_t(N * ldy), 7.f), got(size_t(N * ldy), 7.f), s(size_t(N * K));
+        be.rmsnorm(x.data(), *NW, with_b ? NB.get() : nullptr, 1e-5f, N, K, xn.data());
+        be.linear(*W, with_b ? B.get() : nullptr, xn.data(), K, N, ref.data(), ldy);
+        be.rmsnorm_linear(x.data(), *NW, with_b ? NB.get() : nullptr, 1e-5f, N, s.data(), *W, with_b ? B.get() : nullptr,
+                          got.data(), ldy);
+        EXPECT_TRUE(same_bits(got, ref)) << N << " " << dtype_name(wt);
+        // The norm is the naive formula.
+        for (int64_t n = 0; n < N; ++n) {
+          double ss = 0;
+          for (int64_t k = 0; k < K; ++k) ss += double(x[size_t(n * K + k)]) * x[size_t(n * K + k)];
+          const double inv = 1.0 / std::sqrt(ss / double(K) + 1e-5);
+          for (int64_t k = 0; k < K; ++k) {
+            const double want = x[size_t(n * K + k)] * inv * nw[size_t(k)] + (with_b ? nb[size_t(k)] : 0.f);
+            ASSERT_NEAR(xn[size_t(n * K + k)], want, 1e-5 * (1 + std::abs(want)));
+          }
+        }
+      }
+}
+
 TEST_F(CpuOps, AccumulatingProductsEqualProductThenAdd) {
   const int64_t N = 3, D = 64, M = 50, F = 40;
   const std::vector<float> x0 = randn(size_t(N * D), 20), w = randn(size_t(M * D), 23, 0.f, 0.2f),

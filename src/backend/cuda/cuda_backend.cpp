@@ -288,6 +288,24 @@ void CudaBackend::linear_swiglu(const Weight& W, const Weight* bias, Act gu, int
   linear(W, bias, ConstAct(gu), 2 * F, N, y, ldy, accumulate);
 }
 
+void CudaBackend::rmsnorm_linear(const float* x, const Weight& nw, const Weight* nb, float eps, int64_t N, Act xn,
+                                 const Weight& W, const Weight* bias, Act y, int64_t ldy) {
+  if (N <= 0) return;
+  const int64_t M = W.rows, K = W.cols;
+  LinearPath path = linear_path_;
+  if (path == LinearPath::Auto) path = N <= 4 ? LinearPath::Gemv : LinearPath::Cublas;  // as linear()
+  // The GEMV folds the norm into its read of x (no norm launch, no xn round trip); a norm bias would need
+  // a second dot product per row, so that case (no 7B checkpoint has one) keeps the two ops.
+  if (path != LinearPath::Gemv || nb != nullptr || y.dt != DType::F32 || nw.rows != K) {
+    Backend::rmsnorm_linear(x, nw, nb, eps, N, xn, W, bias, y, ldy);
+    return;
+  }
+  XLSTM_CHECK(N == 1 || ldy >= M, "rmsnorm_linear: bad stride (M={}, ldy={})", M, ldy);
+  XLSTM_CHECK(!bias || bias->rows == M, "rmsnorm_linear: bias has {} entries, expected {}", bias ? bias->rows : 0, M);
+  launch_gemv(W.dtype, W.data, M, K, fptr(bias), x, K, N, static_cast<float*>(y.p), ldy, false, sm_count_, stream_,
+              fptr(&nw), eps);
+}
+
 void CudaBackend::embed(const Weight& E, const int32_t* ids, int64_t N, float* y) {
   launch_embed(E.dtype, E.data, E.rows, E.cols, ids, N, y, stream_);
 }

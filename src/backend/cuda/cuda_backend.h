@@ -45,6 +45,8 @@ class CudaBackend final : public Backend {
               bool accumulate = false) override;
   void linear_swiglu(const Weight& W, const Weight* bias, Act gu, int64_t N, float* y, int64_t ldy,
                      bool accumulate = false) override;
+  void rmsnorm_linear(const float* x, const Weight& nw, const Weight* nb, float eps, int64_t N, Act xn,
+                      const Weight& W, const Weight* bias, Act y, int64_t ldy) override;
   void embed(const Weight& E, const int32_t* ids, int64_t N, float* y) override;
   void rmsnorm(const float* x, const Weight& w, const Weight* b, float eps, int64_t N, int64_t D,
                Act y) override;

@@ -26,14 +26,19 @@ constexpr int kGemvWarps = 8;    // warps per block
 __device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" ::"l"(p)); }
 
 // VEC: K % PV == 0, W and x 16-byte aligned, ldx % 4 == 0.
-template <typename WT, int NB, bool VEC>
+// NORM: the product reads RMSNorm(x) * nw instead of x: x is scaled by nw as it is read, every warp sums
+// x^2 of the K it covers (the S warps of a group cover all of K, so the group has the row's sum), and the
+// dot products are scaled by rsqrt(mean(x^2) + eps) before the bias.
+template <typename WT, int NB, bool VEC, bool NORM>
 __global__ __launch_bounds__(kGemvWarps * 32) void gemv_kernel(const typename WT::storage* __restrict__ W, int64_t M,
                                                                int64_t K, const float* __restrict__ bias,
                                                                const float* __restrict__ x, int64_t ldx, int N,
                                                                float* __restrict__ y, int64_t ldy, int S,
-                                                               bool accumulate) {
+                                                               bool accumulate, const float* __restrict__ nw,
+                                                               float eps) {
   constexpr int PV = WT::kPerVec;
   __shared__ float red[kGemvWarps][kGemvRows * NB];
+  __shared__ float red_ss[kGemvWarps][NB];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int groups = kGemvWarps / S, grp = warp / S, part = warp % S;
   const int64_t r0 = (int64_t(blockIdx.x) * groups + grp) * kGemvRows;
@@ -52,7 +57,9 @@ __global__ __launch_bounds__(kGemvWarps * 32) void gemv_kernel(const typename WT
   }
   pdl_trigger();
   pdl_wait();
-  float acc[kGemvRows][NB];
+  float acc[kGemvRows][NB], ss[NB];
+#pragma unroll
+  for (int n = 0; n < NB; ++n) ss[n] = 0.f;
 #pragma unroll
   for (int r = 0; r < kGemvRows; ++r)
 #pragma unroll
@@ -70,6 +77,14 @@ __global__ __launch_bounds__(kGemvWarps * 32) void gemv_kernel(const typename WT
           if (r0 + r < M) wv = ld_stream(W + (r0 + r) * K + v * PV);
           WT::unpack(wv, wf[r]);
         }
+        float nf[PV];
+        if (NORM) {
+#pragma unroll
+          for (int j = 0; j < PV / 4; ++j) {
+            float4 t = __ldg(reinterpret_cast<const float4*>(nw + v * PV) + j);
+            nf[4 * j] = t.x, nf[4 * j + 1] = t.y, nf[4 * j + 2] = t.z, nf[4 * j + 3] = t.w;
+          }
+        }
 #pragma unroll
         for (int n = 0; n < NB; ++n) {
           if (n < N) {
@@ -78,6 +93,10 @@ __global__ __launch_bounds__(kGemvWarps * 32) void gemv_kernel(const typename WT
             for (int j = 0; j < PV / 4; ++j) {
               float4 t = __ldg(reinterpret_cast<const float4*>(x + n * ldx + v * PV) + j);
               xf[4 * j] = t.x, xf[4 * j + 1] = t.y, xf[4 * j + 2] = t.z, xf[4 * j + 3] = t.w;
+            }
+            if (NORM) {
+#pragma unroll
+              for (int j = 0; j < PV; ++j) ss[n] = fmaf(xf[j], xf[j], ss[n]), xf[j] *= nf[j];
             }
 #pragma unroll
             for (int r = 0; r < kGemvRows; ++r)
@@ -94,7 +113,8 @@ __global__ __launch_bounds__(kGemvWarps * 32) void gemv_kernel(const typename WT
 #pragma unroll
         for (int n = 0; n < NB; ++n) {
           if (n < N) {
-            const float xv = x[n * ldx + k];
+            float xv = x[n * ldx + k];
+            if (NORM) ss[n] = fmaf(xv, xv, ss[n]), xv *= nw[k];
 #pragma unroll
             for (int r = 0; r < kGemvRows; ++r) acc[r][n] = fmaf(wf[r], xv, acc[r][n]);
           }
@@ -106,11 +126,17 @@ __global__ __launch_bounds__(kGemvWarps * 32) void gemv_kernel(const typename WT
   for (int r = 0; r < kGemvRows; ++r)
 #pragma unroll
     for (int n = 0; n < NB; ++n) acc[r][n] = warp_sum(acc[r][n]);
+  if (NORM)
+#pragma unroll
+    for (int n = 0; n < NB; ++n) ss[n] = warp_sum(ss[n]);
   if (lane == 0) {
 #pragma unroll
     for (int r = 0; r < kGemvRows; ++r)
 #pragma unroll
       for (int n = 0; n < NB; ++n) red[warp][r * NB + n] = acc[r][n];
+    if (NORM)
+#pragma unroll
+      for (int n = 0; n < NB; ++n) red_ss[warp][n] = ss[n];
   }
   __syncthreads();
   const int t = threadIdx.x;
@@ -120,6 +146,11 @@ __global__ __launch_bounds__(kGemvWarps * 32) void gemv_kernel(const typename WT
     if (row < M && n < N) {
       float sum = 0.f;
       for (int p = 0; p < S; ++p) sum += red[g * S + p][e];
+      if (NORM) {
+        float sq = 0.f;
+        for (int p = 0; p < S; ++p) sq += red_ss[g * S + p][n];
+        sum *= 1.0f / sqrtf(sq / float(K) + eps);
+      }
       float out = sum + (bias ? bias[row] : 0.f);
       if (accumulate) out += y[n * ldy + row];
       y[n * ldy + row] = out;
@@ -129,9 +160,10 @@ __global__ __launch_bounds__(kGemvWarps * 32) void gemv_kernel(const typename WT
 
 template <typename WT, int NB>
 void gemv_nb(const void* W, int64_t M, int64_t K, const float* bias, const float* x, int64_t ldx, int N, float* y,
-             int64_t ldy, bool accumulate, int sm_count, cudaStream_t s) {
-  const bool vec = K % WT::kPerVec == 0 && aligned16(W) && aligned16(x) && ldx % 4 == 0;
-  auto kernel = vec ? gemv_kernel<WT, NB, true> : gemv_kernel<WT, NB, false>;
+             int64_t ldy, bool accumulate, const float* nw, float eps, int sm_count, cudaStream_t s) {
+  const bool vec = K % WT::kPerVec == 0 && aligned16(W) && aligned16(x) && ldx % 4 == 0 && (!nw || aligned16(nw));
+  auto kernel = nw ? (vec ? gemv_kernel<WT, NB, true, true> : gemv_kernel<WT, NB, false, true>)
+                   : (vec ? gemv_kernel<WT, NB, true, false> : gemv_kernel<WT, NB, false, false>);
   // Warps splitting K per row group: enough warps for ~32 per SM, but at least 4 vectors per lane. (A
   // split that keeps the grid within one wave of resident blocks measured the same: docs/cuda-notes.md.)
   const int64_t row_groups = ceil_div(M, kGemvRows);
@@ -141,20 +173,20 @@ void gemv_nb(const void* W, int64_t M, int64_t K, const float* bias, const float
   while (S < kGemvWarps && S < want && 2 * S <= max_split) S *= 2;
   const unsigned grid = unsigned(ceil_div(row_groups, kGemvWarps / S));
   const auto* w = static_cast<const typename WT::storage*>(W);
-  launch_kernel(kernel, grid, kGemvWarps * 32, 0, s, w, M, K, bias, x, ldx, N, y, ldy, S, accumulate);
+  launch_kernel(kernel, grid, kGemvWarps * 32, 0, s, w, M, K, bias, x, ldx, N, y, ldy, S, accumulate, nw, eps);
 }
 
 template <typename WT>
 void gemv_t(const void* W, int64_t M, int64_t K, const float* bias, const float* x, int64_t ldx, int64_t N, float* y,
-            int64_t ldy, bool accumulate, int sm_count, cudaStream_t s) {
+            int64_t ldy, bool accumulate, const float* nw, float eps, int sm_count, cudaStream_t s) {
   for (int64_t n0 = 0; n0 < N; n0 += 4) {
     const int nb = int(N - n0 < 4 ? N - n0 : 4);
     const float* xn = x + n0 * ldx;
     float* yn = y + n0 * ldy;
     switch (nb) {
-      case 1: gemv_nb<WT, 1>(W, M, K, bias, xn, ldx, nb, yn, ldy, accumulate, sm_count, s); break;
-      case 2: gemv_nb<WT, 2>(W, M, K, bias, xn, ldx, nb, yn, ldy, accumulate, sm_count, s); break;
-      default: gemv_nb<WT, 4>(W, M, K, bias, xn, ldx, nb, yn, ldy, accumulate, sm_count, s); break;
+      case 1: gemv_nb<WT, 1>(W, M, K, bias, xn, ldx, nb, yn, ldy, accumulate, nw, eps, sm_count, s); break;
+      case 2: gemv_nb<WT, 2>(W, M, K, bias, xn, ldx, nb, yn, ldy, accumulate, nw, eps, sm_count, s); break;
+      default: gemv_nb<WT, 4>(W, M, K, bias, xn, ldx, nb, yn, ldy, accumulate, nw, eps, sm_count, s); break;
     }
   }
 }
@@ -258,12 +290,13 @@ __global__ __launch_bounds__(kMmaWarps * 32) void skinny_mma_kernel(const uint16
 }  // namespace
 
 void launch_gemv(DType wt, const void* W, int64_t M, int64_t K, const float* bias, const float* x, int64_t ldx,
-                 int64_t N, float* y, int64_t ldy, bool accumulate, int sm_count, cudaStream_t s) {
+                 int64_t N, float* y, int64_t ldy, bool accumulate, int sm_count, cudaStream_t s, const float* norm_w,
+                 float norm_eps) {
   if (N <= 0 || M <= 0) return;
   switch (wt) {
-    case DType::BF16: gemv_t<Bf16T>(W, M, K, bias, x, ldx, N, y, ldy, accumulate, sm_count, s); break;
-    case DType::F16: gemv_t<F16T>(W, M, K, bias, x, ldx, N, y, ldy, accumulate, sm_count, s); break;
-    case DType::F32: gemv_t<F32T>(W, M, K, bias, x, ldx, N, y, ldy, accumulate, sm_count, s); break;
+    case DType::BF16: gemv_t<Bf16T>(W, M, K, bias, x, ldx, N, y, ldy, accumulate, norm_w, norm_eps, sm_count, s); break;
+    case DType::F16: gemv_t<F16T>(W, M, K, bias, x, ldx, N, y, ldy, accumulate, norm_w, norm_eps, sm_count, s); break;
+    case DType::F32: gemv_t<F32T>(W, M, K, bias, x, ldx, N, y, ldy, accumulate, norm_w, norm_eps, sm_count, s); break;
   }
 }
 

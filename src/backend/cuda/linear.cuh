@@ -17,9 +17,12 @@ namespace xlstm::cuda {
 
 // y[N, M] (row stride ldy) (+)= x[N, K] (row stride ldx) · W[M, K]^T (+ bias[M]); W of dtype wt;
 // accumulate: y +=. Launched with programmatic dependent launch: each block pulls its first weight
-// vectors into L2 before waiting for the kernel that writes x.
+// vectors into L2 before waiting for the kernel that writes x. norm_w [K] (16-byte aligned where x is):
+// the product reads RMSNorm(x) * norm_w (x * rsqrt(mean(x^2) + norm_eps) * norm_w, per row of x) instead
+// of x, with no pass of its own (Backend::rmsnorm_linear).
 void launch_gemv(DType wt, const void* W, int64_t M, int64_t K, const float* bias, const float* x, int64_t ldx,
-                 int64_t N, float* y, int64_t ldy, bool accumulate, int sm_count, cudaStream_t s);
+                 int64_t N, float* y, int64_t ldy, bool accumulate, int sm_count, cudaStream_t s,
+                 const float* norm_w = nullptr, float norm_eps = 0.f);
 
 // Whether the skinny mma kernel takes this product.
 bool skinny_mma_supported(DType wt, const void* W, int64_t K, int64_t N);
