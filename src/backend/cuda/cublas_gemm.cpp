@@ -14,6 +14,11 @@ struct CublasLtGemm::Plan {
   cublasLtMatmulDesc_t op = nullptr;
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
   cublasLtMatmulAlgo_t algo{};
+  // The algorithm has no split-K reduction: cublasLtMatmul queues exactly one kernel, so the next of our
+  // kernels may launch with programmatic dependent launch after it (its griddepcontrol.wait then waits
+  // for that kernel's completion and memory flush, as after one of ours). A split-K algorithm may queue
+  // a reduction or clear memory first, so after one of those the next launch goes plain.
+  bool one_kernel = false;
   ~Plan() {
     if (c) cublasLtMatrixLayoutDestroy(c);
     if (b) cublasLtMatrixLayoutDestroy(b);
@@ -131,6 +136,17 @@ CublasLtGemm::Plan& CublasLtGemm::plan_for(const Key& key, DType wt, int64_t M, 
     delete p;
     throw;
   }
+  {
+    int32_t splitk = 0;
+    uint32_t scheme = 1;
+    size_t got = 0;
+    p->one_kernel =
+        cublasLtMatmulAlgoConfigGetAttribute(&p->algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &splitk, sizeof(splitk), &got) ==
+            CUBLAS_STATUS_SUCCESS &&
+        cublasLtMatmulAlgoConfigGetAttribute(&p->algo, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &scheme, sizeof(scheme),
+                                             &got) == CUBLAS_STATUS_SUCCESS &&
+        splitk <= 1 && scheme == CUBLASLT_REDUCTION_SCHEME_NONE;
+  }
   plans_[key] = p;
   return *p;
 }
@@ -152,7 +168,7 @@ void CublasLtGemm::run(DType wt, const void* W, int64_t M, int64_t K, const floa
   const float alpha = 1.f, beta = accumulate ? 1.f : 0.f;
   CUBLAS_CHECK(cublasLtMatmul(handle_, p.op, &alpha, W, p.a, x, p.b, &beta, y, p.c, y, p.c, &p.algo, ws_, ws_bytes_,
                               stream_));
-  note_stream_op();  // cuBLASLt may queue more than kernels (and launches its own way)
+  if (!p.one_kernel) note_stream_op();  // it may queue more than one kernel (see Plan::one_kernel)
 }
 
 }  // namespace xlstm::cuda
