@@ -32,12 +32,14 @@
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cuda/cuda_backend.h"
 #include "common/check.h"
+#include "gpu_test_support.h"
 
 namespace xlstm {
 namespace {
 
 using cuda::CudaBackend;
 using cuda::MlstmPath;
+using namespace gputest;
 
 constexpr double kTolF32 = 2e-5;
 constexpr double kTolStepH = 1e-4;
@@ -46,58 +48,6 @@ constexpr double kTolChunkHCpu = 4.0;    // ... or this many times the CPU backe
 constexpr double kTolChunkHPositive = 1e-2;  // floor of the h bound for strongly positive gates (see above)
 constexpr double kTolChunkState = 1e-4;  // C and n against float64
 constexpr double kTolChunkM = 1e-5;
-
-std::map<std::string, double>& observed() {
-  static std::map<std::string, double> m;
-  return m;
-}
-void record(const std::string& what, double err) {
-  double& e = observed()[what];
-  if (err > e) e = err;
-}
-
-class ReportEnv : public ::testing::Environment {
- public:
-  void TearDown() override {
-    std::printf("\n%-44s %s\n", "mlstm check (largest ||out-ref||/||ref||)", "error");
-    for (const auto& [k, v] : observed()) std::printf("%-44s %.3e\n", k.c_str(), v);
-  }
-};
-const auto* const kReport = ::testing::AddGlobalTestEnvironment(new ReportEnv);
-
-std::mt19937& rng() {
-  static std::mt19937 g([] {
-    const unsigned seed = std::random_device{}();
-    std::printf("mlstm random seed %u\n", seed);
-    return seed;
-  }());
-  return g;
-}
-std::vector<float> randn(size_t n, float mean = 0.f, float sd = 1.f) {
-  std::normal_distribution<float> d(mean, sd);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng());
-  return v;
-}
-std::vector<float> uniform(size_t n, float lo, float hi) {
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng());
-  return v;
-}
-
-// ||a - b|| / ||b||; NaN or Inf in a gives +inf.
-template <typename A, typename B>
-double rel_err(const A& a, const B& b) {
-  EXPECT_EQ(a.size(), b.size());
-  double num = 0, den = 0;
-  for (size_t i = 0; i < b.size(); ++i) {
-    const double x = double(a[i]), y = double(b[i]);
-    if (!std::isfinite(x)) return INFINITY;
-    num += (x - y) * (x - y), den += y * y;
-  }
-  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
-}
 
 // The same for m, a log-domain stabiliser whose natural error is absolute: ||a - b|| / max(||b||, sqrt(n))
 // (relative for |m| >= 1, absolute below; a plain relative error explodes for a single m near 0).

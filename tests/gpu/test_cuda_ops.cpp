@@ -21,6 +21,7 @@
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cuda/cuda_backend.h"
 #include "common/check.h"
+#include "gpu_test_support.h"
 
 namespace xlstm {
 namespace {
@@ -28,59 +29,11 @@ namespace {
 using cuda::CudaBackend;
 using cuda::LinearPath;
 using cuda::MlstmPath;
+using namespace gputest;
 
 constexpr double kTolF32 = 2e-5;
 constexpr double kTolBf16 = 1e-2;
 constexpr double kTolF16 = 5e-3;
-
-std::map<std::string, double>& observed() {
-  static std::map<std::string, double> m;
-  return m;
-}
-void record(const std::string& what, double err) {
-  double& e = observed()[what];
-  if (err > e) e = err;
-}
-
-class ReportEnv : public ::testing::Environment {
- public:
-  void TearDown() override {
-    std::printf("\n%-44s %s\n", "check (largest ||out-ref||/||ref|| seen)", "error");
-    for (const auto& [k, v] : observed()) std::printf("%-44s %.3e\n", k.c_str(), v);
-  }
-};
-const auto* const kReport = ::testing::AddGlobalTestEnvironment(new ReportEnv);
-
-std::mt19937& rng() {
-  static std::mt19937 g([] {
-    const unsigned seed = std::random_device{}();
-    std::printf("random seed %u\n", seed);
-    return seed;
-  }());
-  return g;
-}
-std::vector<float> randn(size_t n, float mean = 0.f, float sd = 1.f) {
-  std::normal_distribution<float> d(mean, sd);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng());
-  return v;
-}
-
-// ||a - b|| / ||b|| over n elements, with a stride; NaN or Inf in a gives +inf.
-double rel_err(const float* a, const float* b, int64_t rows, int64_t cols, int64_t ld) {
-  double num = 0, den = 0;
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) {
-      const double x = a[r * ld + c], y = b[r * ld + c];
-      if (!std::isfinite(x)) return INFINITY;
-      num += (x - y) * (x - y), den += y * y;
-    }
-  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
-}
-double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
-  EXPECT_EQ(a.size(), b.size());
-  return rel_err(a.data(), b.data(), 1, int64_t(a.size()), 0);
-}
 
 class CudaOps : public ::testing::Test {
  protected:
