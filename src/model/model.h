@@ -56,6 +56,13 @@ class Model {
   virtual int chunk() const = 0;
 };
 
+// Shared by the architectures' forward(): checks B, T, n_out and every id of ids [B, T] against the vocabulary
+// (one-line errors naming the position), and returns the piece length per sequence that a forward of T tokens
+// runs in: at most max_step_tokens / B rows per piece, a multiple of the chunk where it can be (so only the
+// last piece has a remainder), at most T.
+int64_t check_forward_args(const int32_t* ids, int B, int T, int n_out, int64_t vocab_size, int64_t max_step_tokens,
+                           int chunk);
+
 // Loads the model in `dir` (config.json + safetensors) onto `be`. Architecture from config.json.
 std::unique_ptr<Model> load_model(const std::string& dir, Backend& be, const LoadOptions& opt = {});
 // The device for `device` ("cpu", "cuda", "auto") and the model at `path` (a model directory or a

@@ -76,15 +76,7 @@ class XlstmLarge final : public Model {
   int chunk() const override { return chunk_; }
 
   void forward(const int32_t* ids, int B, int T, float* const* states, int n_out, float* logits) override {
-    XLSTM_CHECK(B >= 1 && T >= 1, "forward needs at least one sequence and one token (B = {}, T = {})", B, T);
-    XLSTM_CHECK(n_out >= 0 && n_out <= T, "n_out = {} must be in [0, T = {}]", n_out, T);
-    for (int64_t i = 0; i < int64_t(B) * T; ++i)
-      XLSTM_CHECK(ids[i] >= 0 && ids[i] < c_.vocab_size, "token id {} at position {} is out of range [0, {})", ids[i],
-                  i % T, c_.vocab_size);
-    // Piece length per sequence: a multiple of the chunk so that only the last piece has a remainder.
-    int64_t piece = std::max<int64_t>(1, max_step_tokens_ / B);
-    if (piece >= chunk_) piece = piece / chunk_ * chunk_;
-    piece = std::min<int64_t>(piece, T);
+    const int64_t piece = check_forward_args(ids, B, T, n_out, c_.vocab_size, max_step_tokens_, chunk_);
     ensure_workspace(B * piece, B * std::min<int64_t>(piece, std::max(n_out, 1)));
     // Every piece's ids ([B, Tp] each, one after the other) in one upload.
     std::vector<int32_t> all(size_t(B) * size_t(T));
