@@ -4,6 +4,16 @@
 // these constants only; no tensor name is spelled anywhere else.
 #pragma once
 
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <string>
+
+namespace xlstm::names {
+// A per-block name of the table with the block index filled in: blk(large::kNorm, 3).
+inline std::string blk(const char* fmt_str, int64_t i) { return fmt::format(fmt::runtime(fmt_str), i); }
+}  // namespace xlstm::names
+
 namespace xlstm::names::large {
 
 inline constexpr const char* kEmbedding = "backbone.embeddings.weight";

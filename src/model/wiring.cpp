@@ -16,13 +16,8 @@ namespace {
 
 namespace N = names::large;
 
-std::string blk(const char* fmt_str, int64_t i) { return fmt::format(fmt::runtime(fmt_str), i); }
+using names::blk;
 
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
-  return r + "]";
-}
 
 }  // namespace
 
@@ -178,6 +173,12 @@ std::string describe_large_wiring(const LargeWiring& w, const XlstmLargeConfig& 
     for (auto& p : w.problems) s += "  - " + p + "\n";
   }
   return s;
+}
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + "]";
 }
 
 }  // namespace xlstm

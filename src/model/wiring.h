@@ -32,6 +32,8 @@ struct LargeWiring {
 // they are listed in .problems (call require_consistent to turn them into an error).
 LargeWiring discover_large_wiring(const TensorStore& store, const XlstmLargeConfig& cfg);
 void require_consistent(const LargeWiring& w, const std::string& origin);
+// "[a, b, c]": a tensor shape as the wiring errors print it.
+std::string shape_str(const std::vector<int64_t>& s);
 // Throws one error naming `origin` and listing the problems (the first 20 and a count) when there are any.
 void require_no_problems(const std::vector<std::string>& problems, const std::string& origin);
 

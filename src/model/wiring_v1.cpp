@@ -16,13 +16,8 @@ namespace {
 
 namespace N = names::v1;
 
-std::string blk(const char* f, int64_t i) { return fmt::format(fmt::runtime(f), i); }
+using names::blk;
 
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
-  return r + "]";
-}
 
 std::string kind_name(char k) { return k == 's' ? "sLSTM" : k == 'm' ? "mLSTM" : "unknown"; }
 

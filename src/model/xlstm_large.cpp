@@ -29,7 +29,7 @@ namespace {
 
 namespace N = names::large;
 
-std::string blk(const char* f, int64_t i) { return fmt::format(fmt::runtime(f), i); }
+using names::blk;
 
 struct Block {
   WeightPtr norm_mlstm_w, norm_mlstm_b;  // [D]

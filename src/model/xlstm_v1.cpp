@@ -25,7 +25,7 @@ namespace {
 namespace N = names::v1;
 using GateAct = Backend::GateAct;
 
-std::string blk(const char* f, int64_t i) { return fmt::format(fmt::runtime(f), i); }
+using names::blk;
 
 constexpr float kNormEps = 1e-5f;  // the package's LayerNorm / MultiHeadLayerNorm default
 constexpr float kCellEps = 1e-6f;  // mLSTM v1 denominator eps (parallel_stabilized_simple)
