@@ -66,7 +66,8 @@ double m_err(const A& a, const B& b) {
 // like MlstmArgs (row stride ld); C [NH, DK, DV], n [NH, DK], m [NH] advance in place; h [T, NH, DV].
 void mlstm_f64(const float* q, const float* k, const float* v, const float* ig, const float* fg, int64_t ld, int T,
                int NH, int DK, int DV, float cap, double eps, std::vector<double>& C, std::vector<double>& n,
-               std::vector<double>& m, std::vector<double>& h) {
+               std::vector<double>& m, std::vector<double>& h, std::vector<double>* dens = nullptr,
+               std::vector<double>* qns = nullptr) {
   const double scale = 1.0 / std::sqrt(double(DK));
   auto capd = [&](double x) { return cap > 0 ? cap * std::tanh(x / cap) : x; };
   std::vector<double> acc(static_cast<size_t>(DV), 0.0);
@@ -96,6 +97,8 @@ void mlstm_f64(const float* q, const float* k, const float* v, const float* ig, 
         }
       }
       const double den = std::max(std::fabs(qn), std::exp(-mn)) + eps;
+      if (dens) (*dens)[size_t(t) * NH + hh] = den;
+      if (qns) (*qns)[size_t(t) * NH + hh] = qn;
       double* out = &h[(size_t(t) * NH + hh) * DV];
       for (int j = 0; j < DV; ++j) out[j] = acc[size_t(j)] / den;
     }
@@ -153,6 +156,45 @@ class CudaMlstm : public ::testing::Test {
     double cpu_h = 0;                                   // CPU backend against float64
     double vs_cpu_h = 0, vs_cpu_C = 0, vs_cpu_n = 0;    // GPU against the CPU backend
   };
+  // Where a draw comes near its bound: the (token, head) rows that carry most of the squared error, with
+  // the float64 normaliser, |qs.n| and the row's position in its chunk (what the chunkwise form may get
+  // wrong), so a rare failure says where its error comes from.
+  static void print_worst_rows(const MlstmCase& c, const std::vector<float>& hg, const std::vector<float>& hc,
+                               const std::vector<double>& h64, const std::vector<double>& den64,
+                               const std::vector<double>& qn64) {
+    struct Row {
+      double err2, ref2, cerr2;
+      int64_t r;
+    };
+    std::vector<Row> rows;
+    double tot_err2 = 0, tot_ref2 = 0;
+    const int64_t nrow = int64_t(c.B) * c.T * c.NH;
+    for (int64_t r = 0; r < nrow; ++r) {
+      Row w{0, 0, 0, r};
+      for (int j = 0; j < c.DV; ++j) {
+        const size_t i = size_t(r * c.DV + j);
+        w.err2 += (hg[i] - h64[i]) * (hg[i] - h64[i]), w.ref2 += h64[i] * h64[i];
+        w.cerr2 += (hc[i] - h64[i]) * (hc[i] - h64[i]);
+      }
+      tot_err2 += w.err2, tot_ref2 += w.ref2;
+      rows.push_back(w);
+    }
+    std::partial_sort(rows.begin(), rows.begin() + std::min<int64_t>(5, nrow), rows.end(),
+                      [](const Row& a, const Row& b) { return a.err2 > b.err2; });
+    std::printf("mlstm near-bound draw (%s): ||h|| %.3e, err %.3e\n", describe(c).c_str(), std::sqrt(tot_ref2),
+                std::sqrt(tot_err2 / tot_ref2));
+    const int L = c.chunk > 0 ? c.chunk : 64;
+    for (int i = 0; i < std::min<int64_t>(5, nrow); ++i) {
+      const Row& w = rows[size_t(i)];
+      const int64_t t = (w.r / c.NH) % c.T;
+      std::printf("  row t=%lld (chunk %lld pos %lld) head %lld: share of err^2 %.2f, ||h_t|| %.3e (share of "
+                  "||h||^2 %.3f), row err gpu %.2e cpu %.2e, den %.3e |qs.n| %.3e\n",
+                  (long long)t, (long long)(t / L), (long long)(t % L), (long long)(w.r % c.NH), w.err2 / tot_err2,
+                  std::sqrt(w.ref2), w.ref2 / tot_ref2, std::sqrt(w.err2 / w.ref2), std::sqrt(w.cerr2 / w.ref2),
+                  den64[size_t(w.r)], std::fabs(qn64[size_t(w.r)]));
+    }
+  }
+
   // One mlstm call on the GPU, the CPU backend and the float64 recurrence from the same random state.
   Errs check(const MlstmCase& c, MlstmPath path) {
     const int64_t QK = int64_t(c.NH) * c.DK, V = int64_t(c.NH) * c.DV;
@@ -181,16 +223,18 @@ class CudaMlstm : public ::testing::Test {
     a.B = c.B, a.T = c.T, a.NH = c.NH, a.DK = c.DK, a.DV = c.DV;
     a.ld = ld, a.gate_cap = c.gate_cap, a.eps = 1e-6f, a.chunk = c.chunk;
     // Float64 reference.
-    std::vector<double> h64(size_t(rows * V));
+    std::vector<double> h64(size_t(rows * V)), den64(size_t(rows * c.NH)), qn64(size_t(rows * c.NH));
     std::vector<std::vector<double>> C64(c.B), n64(c.B), m64(c.B);
     for (int b = 0; b < c.B; ++b) {
       C64[b].assign(C0[b].begin(), C0[b].end());
       n64[b].assign(n0[b].begin(), n0[b].end());
       m64[b].assign(m0[b].begin(), m0[b].end());
-      std::vector<double> hb(size_t(c.T) * V);
+      std::vector<double> hb(size_t(c.T) * V), db(size_t(c.T) * c.NH), qb(size_t(c.T) * c.NH);
       const float* base = proj.data() + size_t(b) * c.T * ld;
       mlstm_f64(base, base + QK, base + 2 * QK, base + 2 * QK + V, base + 2 * QK + V + c.NH, ld, c.T, c.NH, c.DK, c.DV,
-                c.gate_cap, 1e-6, C64[b], n64[b], m64[b], hb);
+                c.gate_cap, 1e-6, C64[b], n64[b], m64[b], hb, &db, &qb);
+      std::copy(db.begin(), db.end(), den64.begin() + std::ptrdiff_t(size_t(b) * c.T * c.NH));
+      std::copy(qb.begin(), qb.end(), qn64.begin() + std::ptrdiff_t(size_t(b) * c.T * c.NH));
       std::copy(hb.begin(), hb.end(), h64.begin() + std::ptrdiff_t(size_t(b) * c.T * V));
     }
     // CPU backend.
@@ -219,6 +263,7 @@ class CudaMlstm : public ::testing::Test {
     e.h = rel_err(hg, h64);
     e.cpu_h = rel_err(hcpu, h64);
     e.vs_cpu_h = rel_err(hg, hcpu);
+    if (e.h > kTolChunkH / 4) print_worst_rows(c, hg, hcpu, h64, den64, qn64);
     for (int b = 0; b < c.B; ++b) {
       const std::vector<float> Cg = host(gC[b], nC), ng = host(gn[b], nn), mg = host(gm[b], nm);
       e.C = std::max(e.C, rel_err(Cg, C64[b]));

@@ -5,10 +5,13 @@
 //  3. gates_final  (block per chunk): u_t = -max(m_prev, P_t) (= b_t - m_t), m_t, the state weights
 //     w_t = exp(g_t + b_L - m_k), decay_k = exp(b_L + m_prev - m_k), and nloc_k = sum_t w_t k_t (fp32).
 //  4. nscan        (thread per n element): n_k = decay_k n_{k-1} + nloc_k; n entering every chunk; final n.
-//  5. prep         (block per chunk): S = qs K^T on tf32x3 (fp32-faithful: the normaliser below cancels
-//     and amplifies score errors), M_ts = S_ts exp(u_t + g_s) (s <= t), its row sums, the normaliser
-//     den_t = max(|a_t qs_t.n_prev + sum_s M_ts|, exp(-m_t)) + eps in fp32 (a_t = exp(u_t + m_prev)), and
-//     the operands of the scan split into bf16 hi/lo planes: Q'_t = a_t qs_t, Kw_s = w_s k_s, M.
+//  5. prep         (block per chunk): S = qs K^T on tf32x3, M_ts = S_ts exp(u_t + g_s) (s <= t), the
+//     operands of the scan split into bf16 hi/lo planes: Q'_t = a_t qs_t, Kw_s = w_s k_s, M
+//     (a_t = exp(u_t + m_prev)); and the normaliser den_t = max(|qs_t.n_t|, exp(-m_t)) + eps with the
+//     normaliser state n_t = a_t n_prev + N_t, N_t = sum_{s<=t} exp(u_t + g_s) k_s, scanned over the chunk
+//     in float32 on CUDA cores like the step form. (qs_t.n_t can cancel to a tiny fraction of its terms;
+//     there h = num / den amplifies every error of den, and one computed from tf32x3 row sums of M strayed
+//     10-40x further from float64 than the CPU on such rows.)
 //  6. scan         (block per 64 columns of DV, head and range of chunks; the C tile [64 x DK] in
 //     registers as mma accumulators, transposed: C^T [dv x dk]). Per chunk:
 //       h = (Q' C + M V) / den    (the accumulators of C^T are already the B fragments of Q' C)
@@ -318,7 +321,11 @@ template <bool VEC>
 __global__ __launch_bounds__(kPrepThreads, 3) void prep_kernel(MlstmCell c, int t_begin, int nc, int L, ChunkScratch sc) {
   extern __shared__ __align__(128) unsigned char psmem[];
   float* slabs = reinterpret_cast<float*>(psmem);  // [2 buffers][q, k][64][kPrepLd]
-  __shared__ float u_s[64], g_s[64], a_s[64], w_s[64], qsn_s[64], rs_s[2][64];
+  __shared__ float u_s[64], g_s[64], a_s[64], w_s[64];
+  // The normaliser scan: dec_s[t] = exp(u_t - u_{t-1}), win_s[t] = exp(u_t + g_t) (1 and 0 past L); dq_s[j]
+  // = exp(u at the end of row quarter j - u at the end of quarter j-1); endv_s the quarters' local sums
+  // (per column of the slab); dacc_s the per-warp partial dot products qs_t.n_t of its 16 rows.
+  __shared__ float dec_s[64], win_s[64], dq_s[4], endv_s[4][64], dacc_s[8][16];
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, cq = lane & 3;
   const int chunk = blockIdx.x, bh = blockIdx.y, b = bh / c.NH, hh = bh % c.NH;
   const int DK = c.DK, DKp = sc.DKp, nslab = DKp / 64;
@@ -362,7 +369,14 @@ __global__ __launch_bounds__(kPrepThreads, 3) void prep_kernel(MlstmCell c, int 
     g_s[tid] = v ? sc.gval[tok0 + tid] : 0.f;
     a_s[tid] = v ? expf(u + mprev) : 0.f;
     w_s[tid] = v ? sc.wtok[tok0 + tid] : 0.f;
+    dec_s[tid] = v && tid > 0 ? expf(u - sc.utok[tok0 + tid - 1]) : 1.f;
+    win_s[tid] = v ? expf(u + sc.gval[tok0 + tid]) : 0.f;
+    if (tid < 4) {
+      auto uu = [&](int t) { return sc.utok[tok0 + (t < L ? t : L - 1)]; };
+      dq_s[tid] = tid > 0 ? expf(uu(16 * tid + 15) - uu(16 * tid - 1)) : 0.f;
+    }
   }
+  if (tid < 128) dacc_s[tid >> 4][tid & 15] = 0.f;
 
   // Scores: warp -> m-tile mt (16 rows t), n-tiles nt0..nt0+3 (8 columns s each); only s <= t is needed.
   const int mt = warp >> 1, nt0 = (warp & 1) * 4;
@@ -371,9 +385,10 @@ __global__ __launch_bounds__(kPrepThreads, 3) void prep_kernel(MlstmCell c, int 
   for (int j = 0; j < 4; ++j)
 #pragma unroll
     for (int e = 0; e < 4; ++e) sacc[j][e] = 0.f;
-  // Planes and q.n_prev: thread -> row pr = tid / 4, 16 columns pc..pc+15 of each slab.
+  // Planes: thread -> row pr = tid / 4, 16 columns pc..pc+15 of each slab. Normaliser: thread -> column
+  // dcol of each slab, rows 16 qq .. 16 qq + 15.
   const int pr = tid >> 2, pc = (tid & 3) * 16;
-  float qsn = 0.f;
+  const int dcol = tid & 63, qq = tid >> 6;
   const float* np = sc.nprev + ci * DKp;
   uint16_t* qph = sc.qp + ci * (2 * 64 * int64_t(DKp));
   uint16_t* qpl = qph + 64 * DKp;
@@ -390,11 +405,19 @@ __global__ __launch_bounds__(kPrepThreads, 3) void prep_kernel(MlstmCell c, int 
     __syncthreads();  // slab s (and, the first time, the gate values) visible
     const float* qsm = slabs + (2 * buf) * kPrepSlab;
     const float* ksm = qsm + kPrepSlab;
+    {  // normaliser, part 1: the local prefix of this column over the thread's row quarter, to its end
+      float run = 0.f;
+#pragma unroll
+      for (int i = 0; i < 16; ++i) {
+        const int t = 16 * qq + i;
+        run = dec_s[t] * run + win_s[t] * ksm[t * kPrepLd + dcol];
+      }
+      endv_s[qq][dcol] = run;
+    }
     {
       const float a = a_s[pr], w = w_s[pr];
       const float* qr = qsm + pr * kPrepLd + pc;
       const float* kr = ksm + pr * kPrepLd + pc;
-      const float* nr = np + d0 + pc;
 #pragma unroll 1
       for (int h8 = 0; h8 < 2; ++h8) {
         uint32_t qh[4], ql[4], kh[4], kl[4];
@@ -402,9 +425,7 @@ __global__ __launch_bounds__(kPrepThreads, 3) void prep_kernel(MlstmCell c, int 
         for (int j = 0; j < 2; ++j) {
           const float4 q4 = *reinterpret_cast<const float4*>(qr + 8 * h8 + 4 * j);
           const float4 k4 = *reinterpret_cast<const float4*>(kr + 8 * h8 + 4 * j);
-          const float4 n4 = *reinterpret_cast<const float4*>(nr + 8 * h8 + 4 * j);
           const float q0 = q4.x * c.scale, q1 = q4.y * c.scale, q2 = q4.z * c.scale, q3 = q4.w * c.scale;
-          qsn += q0 * n4.x + q1 * n4.y + q2 * n4.z + q3 * n4.w;
           split2(a * q0, a * q1, qh[2 * j], ql[2 * j]);
           split2(a * q2, a * q3, qh[2 * j + 1], ql[2 * j + 1]);
           split2(w * k4.x, w * k4.y, kh[2 * j], kl[2 * j]);
@@ -445,16 +466,39 @@ __global__ __launch_bounds__(kPrepThreads, 3) void prep_kernel(MlstmCell c, int 
           if (nt0 + j <= 2 * mt + 1 && 8 * (nt0 + j) < L) mma_tf32(sacc[j], ah, bh[j][0], bh[j][1]);
       }
     }
+    __syncthreads();  // endv_s complete
+    {  // normaliser, part 2: the column's n_t on the thread's rows (carried in from the quarters before)
+       // and its share of qs_t.n_t, summed over the warp's 32 columns in a fixed order
+      float run = 0.f;
+      for (int j = 0; j < qq; ++j) run = dq_s[j] * run + endv_s[j][dcol];
+      const float npv = d0 + dcol < DK ? np[d0 + dcol] : 0.f;
+      float part[16];
+#pragma unroll
+      for (int i = 0; i < 16; ++i) {
+        const int t = 16 * qq + i;
+        run = dec_s[t] * run + win_s[t] * ksm[t * kPrepLd + dcol];
+        part[i] = qsm[t * kPrepLd + dcol] * fmaf(a_s[t], npv, run);
+      }
+      // Butterfly: after the steps of 16, 8, 4, 2 lanes each lane holds one row's sum over half the lanes.
+#pragma unroll
+      for (int w = 8, o = 16; w >= 1; w >>= 1, o >>= 1) {
+        const bool up = lane & o;
+#pragma unroll
+        for (int i = 0; i < w; ++i) {
+          const float send = up ? part[i] : part[i + w], keep = up ? part[i + w] : part[i];
+          part[i] = keep + __shfl_xor_sync(0xffffffffu, send, o);
+        }
+      }
+      part[0] += __shfl_xor_sync(0xffffffffu, part[0], 1);
+      const int row = ((lane >> 4) & 1) * 8 + ((lane >> 3) & 1) * 4 + ((lane >> 2) & 1) * 2 + ((lane >> 1) & 1);
+      if ((lane & 1) == 0) dacc_s[warp][row] += part[0];
+    }
     __syncthreads();  // buffer `buf` is refilled by the next iteration's issue
   }
-  qsn += __shfl_xor_sync(0xffffffffu, qsn, 1);
-  qsn += __shfl_xor_sync(0xffffffffu, qsn, 2);
-  if ((tid & 3) == 0) qsn_s[pr] = qsn;
 
-  // M = S * exp(u_t + g_s) on and below the diagonal; row sums; M planes (zeros elsewhere).
+  // M = S * exp(u_t + g_s) on and below the diagonal; M planes (zeros elsewhere).
   uint16_t* mh = sc.mm + ci * (2 * 64 * 64);
   uint16_t* ml = mh + 64 * 64;
-  float rsum[2] = {0.f, 0.f};
 #pragma unroll
   for (int j = 0; j < 4; ++j) {
     const int s0 = 8 * (nt0 + j) + 2 * cq;
@@ -463,25 +507,17 @@ __global__ __launch_bounds__(kPrepThreads, 3) void prep_kernel(MlstmCell c, int 
       const int t = 16 * mt + g + 8 * hf;
       const float m0 = (t < L && s0 <= t) ? sacc[j][2 * hf] * expf(u_s[t] + g_s[s0]) : 0.f;
       const float m1 = (t < L && s0 + 1 <= t) ? sacc[j][2 * hf + 1] * expf(u_s[t] + g_s[s0 + 1]) : 0.f;
-      rsum[hf] += m0 + m1;
       uint32_t hi, lo;
       split2(m0, m1, hi, lo);
       *reinterpret_cast<uint32_t*>(mh + t * 64 + s0) = hi;
       *reinterpret_cast<uint32_t*>(ml + t * 64 + s0) = lo;
     }
   }
-#pragma unroll
-  for (int hf = 0; hf < 2; ++hf) {
-    rsum[hf] += __shfl_xor_sync(0xffffffffu, rsum[hf], 1);
-    rsum[hf] += __shfl_xor_sync(0xffffffffu, rsum[hf], 2);
-    if (cq == 0) rs_s[warp & 1][16 * mt + g + 8 * hf] = rsum[hf];
-  }
-  __syncthreads();
-  if (tid < 64) {
+  if (tid < 64) {  // dacc_s is complete: the last slab's part 2 came before the loop's last barrier
     float den = 1.f;
     if (tid < L) {
-      const float qn = a_s[tid] * qsn_s[tid];
-      den = fmaxf(fabsf(qn + (rs_s[0][tid] + rs_s[1][tid])), expf(-sc.mtok[tok0 + tid])) + c.eps;
+      const float qn = c.scale * (dacc_s[2 * (tid >> 4)][tid & 15] + dacc_s[2 * (tid >> 4) + 1][tid & 15]);
+      den = fmaxf(fabsf(qn), expf(-sc.mtok[tok0 + tid])) + c.eps;
     }
     sc.den[ci * 64 + tid] = den;
   }
