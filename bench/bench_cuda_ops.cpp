@@ -164,7 +164,11 @@ void model_bench(CudaBackend& be, double copy_tbs, double peak_tflops, bool quic
   // gated MHLN output, in matmul_dtype), pg (proj, then gate|up in matmul_dtype).
   DeviceBuffer x = rand_dev(size_t(maxN * D)), hr(&be, size_t(maxN * std::max(VV, D)) * 4),
                xy(&be, size_t(maxN * std::max(D, VV)) * 4), pg(&be, size_t(maxN * std::max(P, 2 * F)) * 4),
-               logits(&be, size_t(16 * V) * 4);
+               logits(&be, size_t(16 * V) * 4), rows(&be, 16 * sizeof(SampleRow)), ids(&be, 16 * 4);
+  {
+    const std::vector<SampleRow> greedy(16);
+    be.upload(rows.data(), greedy.data(), greedy.size() * sizeof(SampleRow));
+  }
   const size_t layer_state = size_t(NH) * size_t(DK * DV + DK + 1);
 
   // Categories for the prefill breakdown: 0 linear, 1 mlstm, 2 the rest.
@@ -234,7 +238,11 @@ void model_bench(CudaBackend& be, double copy_tbs, double peak_tflops, bool quic
         });
     }
     if (!fuse_head) op(0, [&] { be.linear(*head, nullptr, ConstAct(xy.data(), ht), D, B, logits.f32(), V); });
-    op(2, [&] { be.softcap(logits.f32(), B, V, V, 30.f); });
+    if (T == 1)  // decode, as the Decoder runs it: the soft cap inside the (greedy) sampler
+      op(2, [&] { be.sample(logits.f32(), B, V, 30.f, static_cast<SampleRow*>(rows.data()),
+                                static_cast<int32_t*>(ids.data())); });
+    else
+      op(2, [&] { be.softcap(logits.f32(), B, V, V, 30.f); });
   };
 
   for (int B : {1, 16}) {  // decode: one step as a graph; with and without programmatic dependent launch

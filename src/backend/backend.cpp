@@ -27,7 +27,8 @@ void Backend::rmsnorm_linear(const float* x, const Weight& nw, const Weight* nb,
   linear(W, bias, ConstAct(xn), W.cols, N, y, ldy);
 }
 
-void Backend::sample(const float* logits, int B, int64_t V, SampleRow* rows, int32_t* ids) {
+void Backend::sample(float* logits, int B, int64_t V, float cap, SampleRow* rows, int32_t* ids) {
+  if (cap > 0) softcap(logits, B, V, V, cap);
   std::vector<float> host(size_t(B) * size_t(V));
   std::vector<SampleRow> r(static_cast<size_t>(B));
   std::vector<int32_t> out(static_cast<size_t>(B));

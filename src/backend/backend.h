@@ -170,10 +170,11 @@ class Backend {
                          float eps, int64_t N, int NH, int DV, Act y) = 0;
   // y[N, F] = silu(gu[n, 0:F]) * gu[n, F:2F]      (gu [N, 2F] contiguous)
   virtual void swiglu(const float* gu, int64_t N, int64_t F, float* y) = 0;
-  // ids[b] = the draw of sample_row (backend/sampling.h) from logits[b, :] with rows[b], then
-  // rows[b].step += 1. logits [B, V], rows [B] and ids [B] live on the device. The default downloads,
-  // samples on the host and uploads; a backend may override it with a kernel.
-  virtual void sample(const float* logits, int B, int64_t V, SampleRow* rows, int32_t* ids);
+  // cap > 0: first logits = cap * tanh(logits / cap) in place (softcap). Then ids[b] = the draw of
+  // sample_row (backend/sampling.h) from logits[b, :] with rows[b], and rows[b].step += 1. logits [B, V],
+  // rows [B] and ids [B] live on the device. The default downloads, samples on the host and uploads; a
+  // backend may override it with a kernel.
+  virtual void sample(float* logits, int B, int64_t V, float cap, SampleRow* rows, int32_t* ids);
 
   // ---- graphs -----------------------------------------------------------------------------------------
   // Records the launches fn makes for later replay; nullptr when the backend has no graphs (callers then

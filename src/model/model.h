@@ -25,6 +25,7 @@ struct ModelInfo {
   std::vector<int32_t> eos_ids;
   bool force_bos = false;
   int64_t default_chunk = 64;
+  float logit_soft_cap = 0.f;  // > 0: logits are cap * tanh(l / cap) (decode_step leaves that to the sampler)
   std::string fingerprint;  // identifies the state layout (arch and dims); saved with states
   std::vector<std::pair<std::string, std::string>> extra;  // further (label, text) rows for `xlstm info`
 };
@@ -48,7 +49,8 @@ class Model {
   virtual void forward(const int32_t* ids, int B, int T, float* const* states, int n_out, float* logits) = 0;
   // One decode step for B sequences, all on the device, no host transfer: ids_dev [B] int32 and
   // logits_dev [B, vocab] float32 are device pointers; ids are not range-checked here (the sampler or
-  // the caller guarantees them). Never allocates for B <= LoadOptions::max_step_tokens, so a backend
+  // the caller guarantees them). The logits are written before the output soft cap: Backend::sample
+  // applies info().logit_soft_cap as it reads them (one pass over the vocabulary instead of two). Never allocates for B <= LoadOptions::max_step_tokens, so a backend
   // can capture it in a graph.
   virtual void decode_step(const int32_t* ids_dev, int B, float* const* states, float* logits_dev) = 0;
   virtual std::string wiring() const = 0;  // block graph (xlstm wiring)

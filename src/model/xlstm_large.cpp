@@ -97,8 +97,7 @@ class XlstmLarge final : public Model {
     ensure_workspace(B, 0);
     run_rows(ids_dev, B, 1, states);
     be_.rmsnorm_linear(x_.f32(), *out_norm_, nullptr, c_.norm_eps, B, act(xy_, B), *head_view_, nullptr, logits_dev,
-                       c_.vocab_size);
-    if (c_.output_logit_soft_cap > 0) be_.softcap(logits_dev, B, c_.vocab_size, c_.vocab_size, c_.output_logit_soft_cap);
+                       c_.vocab_size);  // the soft cap is the sampler's (ModelInfo::logit_soft_cap)
   }
 
  private:
@@ -259,6 +258,7 @@ class XlstmLarge final : public Model {
     I.eos_ids = c_.eos_token_ids;
     I.force_bos = c_.force_bos_token_insert;
     I.default_chunk = c_.chunk_size;
+    I.logit_soft_cap = c_.output_logit_soft_cap;
     I.fingerprint = fmt::format("xlstm:L{}:NH{}:DK{}:DV{}", c_.num_blocks, NH_, DK_, DV_);
     wiring_text_ = describe_large_wiring(w, c_);
   }

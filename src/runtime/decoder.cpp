@@ -38,7 +38,8 @@ void Decoder::run() {
   }
   auto body = [this] {
     model_.decode_step(static_cast<const int32_t*>(ids_.data()), B_, states_.data(), logits_.f32());
-    be_.sample(logits_.f32(), B_, V_, static_cast<SampleRow*>(rows_dev_.data()), static_cast<int32_t*>(ids_.data()));
+    be_.sample(logits_.f32(), B_, V_, model_.info().logit_soft_cap, static_cast<SampleRow*>(rows_dev_.data()),
+               static_cast<int32_t*>(ids_.data()));
   };
   if (graph_) {
     graph_->replay();

@@ -622,19 +622,25 @@ TEST_F(CudaOps, CapturedFusedBlockReplaysLikeCpu) {
 
 // ---- sampling (Backend::sample) -----------------------------------------------------------------------
 
+// Greedy with the logit soft cap fused in (the model's decode path): the same ids as the CPU backend, and
+// the capped logits left in place equal the softcap op's to float32 rounding (tanhf may differ by an ulp).
 TEST_F(CudaOps, SampleGreedyMatchesHostAndSampledStaysInTopK) {
   const int B = 3;
   const int64_t V = 50304;
-  std::vector<float> logits = randn(size_t(B) * size_t(V), 0.f, 3.f);
+  const float cap = 30.f;
+  std::vector<float> logits = randn(size_t(B) * size_t(V), 0.f, 20.f);
   std::vector<SampleRow> rows(B);
   for (int b = 0; b < B; ++b) rows[b].seed = 1234 + b, rows[b].step = 7;
   std::vector<int32_t> ref(B);
   std::vector<SampleRow> ref_rows = rows;
-  cpu_->sample(logits.data(), B, V, ref_rows.data(), ref.data());
   float* dl = dev(logits);
+  cpu_->sample(logits.data(), B, V, cap, ref_rows.data(), ref.data());  // logits: capped in place
   SampleRow* dr = dev_raw(rows);
   int32_t* di = dev_raw(std::vector<int32_t>(B, -1));
-  gpu_->sample(dl, B, V, dr, di);
+  gpu_->sample(dl, B, V, cap, dr, di);
+  const double e_cap = rel_err(host(dl, logits.size()), logits);
+  record("sample: soft cap in place", e_cap);
+  EXPECT_LT(e_cap, kTolF32);
   std::vector<int32_t> got(B);
   std::vector<SampleRow> got_rows(B);
   gpu_->synchronize();
@@ -645,7 +651,7 @@ TEST_F(CudaOps, SampleGreedyMatchesHostAndSampledStaysInTopK) {
   // Sampled: temperature 1, top-k 40: the id is one of the row's 40 largest logits.
   for (auto& r : rows) r.temperature = 1.f, r.top_k = 40;
   gpu_->upload(dr, rows.data(), B * sizeof(SampleRow));
-  gpu_->sample(dl, B, V, dr, di);
+  gpu_->sample(dl, B, V, 0.f, dr, di);
   gpu_->synchronize();
   gpu_->download(got.data(), di, B * 4);
   for (int b = 0; b < B; ++b) {

@@ -326,9 +326,10 @@ void CudaBackend::softcap(float* x, int64_t rows, int64_t cols, int64_t ld, floa
 }
 
 void CudaBackend::mlstm(const MlstmArgs& a) {
-  note_stream_op();  // its kernels are launched plainly and it may copy or clear memory
+  // No copies or memsets on the stream (the counters are zeroed once, synchronously, when allocated); the
+  // chunkwise kernels are plain launches (a later kernel waits for them to complete), the step kernel a
+  // PDL launch.
   mlstm_forward(a, ws_, mlstm_path_ == MlstmPath::Recurrent, mlstm_segment_chunks_, stream_);
-  note_stream_op();
 }
 
 void CudaBackend::mhln_gate(const float* h, const float* o, int64_t ldo, const Weight& w, const Weight* b, float eps,
@@ -338,9 +339,8 @@ void CudaBackend::mhln_gate(const float* h, const float* o, int64_t ldo, const W
 
 void CudaBackend::swiglu(const float* gu, int64_t N, int64_t F, float* y) { launch_swiglu(gu, N, F, y, stream_); }
 
-void CudaBackend::sample(const float* logits, int B, int64_t V, SampleRow* rows, int32_t* ids) {
-  launch_sample(logits, B, V, rows, ids, stream_);
-  note_stream_op();
+void CudaBackend::sample(float* logits, int B, int64_t V, float cap, SampleRow* rows, int32_t* ids) {
+  launch_sample(logits, B, V, cap, rows, ids, stream_);
 }
 
 std::unique_ptr<Graph> CudaBackend::capture(const std::function<void()>& fn) {

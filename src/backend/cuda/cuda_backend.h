@@ -58,7 +58,7 @@ class CudaBackend final : public Backend {
   void mhln_gate(const float* h, const float* o, int64_t ldo, const Weight& w, const Weight* b, float eps,
                  int64_t N, int NH, int DV, Act y) override;
   void swiglu(const float* gu, int64_t N, int64_t F, float* y) override;
-  void sample(const float* logits, int B, int64_t V, SampleRow* rows, int32_t* ids) override;
+  void sample(float* logits, int B, int64_t V, float cap, SampleRow* rows, int32_t* ids) override;
   // Stream capture of fn's launches into a CUDA graph (relaxed mode: fn may not synchronise, free or
   // grow a workspace, so run it once uncaptured first).
   std::unique_ptr<Graph> capture(const std::function<void()>& fn) override;

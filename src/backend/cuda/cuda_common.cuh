@@ -146,6 +146,10 @@ __device__ __forceinline__ void pdl_trigger() {
 #endif
 }
 
+// A hint that pulls the line holding p into L2 (no register, no fault, no ordering: safe on data an earlier
+// kernel may still be writing, which is why kernels issue it before pdl_wait).
+__device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" ::"l"(p)); }
+
 // kernel<<<grid, block, smem, s>>>(args...) with the programmatic-stream-serialization attribute where
 // pdl_enabled() and the previous operation on the stream was a kernel (take_pdl_for_launch); checks the
 // launch.

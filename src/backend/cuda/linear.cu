@@ -23,7 +23,6 @@ __device__ __forceinline__ uint4 ld_stream(const void* p) {
 constexpr int kGemvRows = 4;     // weight rows per group
 constexpr int kGemvWarps = 8;    // warps per block
 
-__device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" ::"l"(p)); }
 
 // VEC: K % PV == 0, W and x 16-byte aligned, ldx % 4 == 0.
 // NORM: the product reads RMSNorm(x) * nw instead of x: x is scaled by nw as it is read, every warp sums

@@ -5,6 +5,7 @@
 // cheap vector/scalar part (n, m, the normaliser) for its head; one block per head writes n and m back:
 // the block that counts last on a per-head counter, taken right after every block has read the old n
 // and m (so the count costs no wait on the block's stores, and no block can read an updated n).
+// Launched with programmatic dependent launch (its blocks are placed while the product before it drains).
 //
 // Per step (xlstm-reference.md):  m' = max(logsig(f) + m, i);  fa = exp(logsig(f) + m - m');
 // ia = exp(i - m');  C' = fa C + ia k v^T;  n' = fa n + ia k;  h = (qs^T C') / (max(|qs.n'|, exp(-m')) + eps)
@@ -32,6 +33,8 @@ __global__ __launch_bounds__(kThreads) void step_kernel(const MlstmCell c, const
   float* Cg = st.C[b] + int64_t(hh) * DK * DV;
   float* ng = st.n[b] + int64_t(hh) * DK;
   float* mg = st.m[b] + hh;
+  pdl_trigger();
+  pdl_wait();
 
   float C[RPT][4], n[RPT];
 #pragma unroll
@@ -164,9 +167,8 @@ void launch_rpt(const MlstmCell& c, const MlstmStatePtrs& st, int B, int t_begin
   for (int b = 0; b < B && vec; ++b) vec = aligned16(st.C[b]);
   if (vec) vec = c.ld % 4 == 0 && aligned16(c.v);
   const dim3 grid(unsigned(ceil_div(c.DV, kCols)), unsigned(c.NH), unsigned(B));
-  if (vec) step_kernel<RPT, true><<<grid, kThreads, 0, s>>>(c, st, t_begin, t_count, counters);
-  else step_kernel<RPT, false><<<grid, kThreads, 0, s>>>(c, st, t_begin, t_count, counters);
-  CUDA_CHECK_LAUNCH();
+  launch_kernel(vec ? step_kernel<RPT, true> : step_kernel<RPT, false>, grid, dim3(kThreads), 0, s, c, st, t_begin,
+                t_count, counters);
 }
 
 }  // namespace

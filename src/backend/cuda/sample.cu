@@ -60,18 +60,21 @@ __device__ float mass_at_least(const float* l, int64_t V, float t, float m, floa
   return block_sum(s, red);
 }
 
-__global__ void __launch_bounds__(kThreads) sample_kernel(const float* __restrict__ logits, int64_t V,
+__global__ void __launch_bounds__(kThreads) sample_kernel(float* __restrict__ logits, int64_t V, float cap,
                                                           SampleRow* rows, int32_t* ids) {
   __shared__ float red[32];
   __shared__ float sv[32];
   __shared__ int si[32];
   __shared__ float scan[kThreads];
-  const float* l = logits + int64_t(blockIdx.x) * V;
+  float* l = logits + int64_t(blockIdx.x) * V;
+  pdl_trigger();
+  pdl_wait();
   const SampleRow r = rows[blockIdx.x];
   float best = -FLT_MAX, lo_v = FLT_MAX;
   int bi = INT32_MAX;
-  for (int64_t j = threadIdx.x; j < V; j += kThreads) {
+  for (int64_t j = threadIdx.x; j < V; j += kThreads) {  // the soft cap, in place (as the softcap op)
     float x = l[j];
+    if (cap > 0.f) x = cap * tanhf(x / cap), l[j] = x;
     if (x > best) best = x, bi = int(j);
     lo_v = fminf(lo_v, x);
   }
@@ -139,10 +142,9 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const float* __restric
 
 }  // namespace
 
-void launch_sample(const float* logits, int B, int64_t V, SampleRow* rows, int32_t* ids, cudaStream_t s) {
+void launch_sample(float* logits, int B, int64_t V, float cap, SampleRow* rows, int32_t* ids, cudaStream_t s) {
   if (B <= 0) return;
-  sample_kernel<<<B, kThreads, 0, s>>>(logits, V, rows, ids);
-  CUDA_CHECK_LAUNCH();
+  launch_kernel(sample_kernel, dim3(unsigned(B)), dim3(kThreads), 0, s, logits, V, cap, rows, ids);
 }
 
 }  // namespace xlstm::cuda

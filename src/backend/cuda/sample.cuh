@@ -12,7 +12,8 @@
 
 namespace xlstm::cuda {
 
-// ids[b] = draw from logits [B, V] with rows[b]; rows[b].step += 1. All device pointers.
-void launch_sample(const float* logits, int B, int64_t V, SampleRow* rows, int32_t* ids, cudaStream_t s);
+// cap > 0: logits = cap * tanh(logits / cap) in place, in the first pass over each row. Then ids[b] =
+// draw from logits [B, V] with rows[b]; rows[b].step += 1. All device pointers.
+void launch_sample(float* logits, int B, int64_t V, float cap, SampleRow* rows, int32_t* ids, cudaStream_t s);
 
 }  // namespace xlstm::cuda
