@@ -3,7 +3,7 @@
 // bandwidth-bound ops (decode GEMV, mLSTM step, norms), FLOP over ~790 TFLOP/s bf16 for GEMMs.
 // CUDA events on the backend's stream, warm-up, median of repeats, random data; weights and states
 // rotate over copies larger than L2 so that repeats do not hit the cache.
-//   bench_cuda_ops [--quick] [--mlstm-only | --mlstm-profile | --model-only]
+//   bench_cuda_ops [--quick] [--mlstm-only | --mlstm-profile | --model-only | --gemv-sweep]
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -19,6 +19,7 @@
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/elementwise.cuh"
+#include "backend/cuda/linear.cuh"
 #include "backend/cuda/mlstm.cuh"
 #include "backend/cuda/workspace.h"
 
@@ -318,12 +319,13 @@ void print_summary() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false, mlstm_only = false, mlstm_profile = false, model_only = false;
+  bool quick = false, mlstm_only = false, mlstm_profile = false, model_only = false, gemv_sweep = false;
   for (int i = 1; i < argc; ++i) {
     quick = quick || std::strcmp(argv[i], "--quick") == 0;
     mlstm_only = mlstm_only || std::strcmp(argv[i], "--mlstm-only") == 0;  // for profilers
     mlstm_profile = mlstm_profile || std::strcmp(argv[i], "--mlstm-profile") == 0;
     model_only = model_only || std::strcmp(argv[i], "--model-only") == 0;  // the 7B stack only
+    gemv_sweep = gemv_sweep || std::strcmp(argv[i], "--gemv-sweep") == 0;  // decode products, every K split
   }
   if (quick) g_reps = 5;
   std::string why;
@@ -427,6 +429,27 @@ int main(int argc, char** argv) {
       }
       be.set_linear_path(LinearPath::Auto);
       be.set_gemm_tuning(true);
+      if (gemv_sweep) {  // the GEMV's K split, forced (N = 1); with the RMSNorm folded in where K = 4096
+        std::vector<float> ones(size_t(sh.K), 1.f);
+        WeightPtr nw = be.make_vector({HostTensor{"n", DType::F32, {sh.K}, ones.data()}});
+        for (bool norm : {false, true}) {
+          if (norm && sh.K != 4096) continue;
+          for (int S : {1, 2, 4, 8}) {
+            cuda::set_gemv_split(S);
+            const double ms = time_graph_ms(
+                [&](int i) {
+                  const Weight& w = *ws[size_t(i % kCopies)];
+                  if (norm) be.rmsnorm_linear(x.f32(), *nw, nullptr, 1e-6f, 1, y.f32(), w, nullptr, y.f32() + sh.K, sh.M);
+                  else be.linear(w, nullptr, x.f32(), sh.K, 1, y.f32(), sh.M);
+                },
+                16);
+            const double tbs = wbytes / (ms * 1e-3) / 1e12;
+            report(std::string(sh.name) + " N=1 gemv" + (norm ? "+norm" : "") + " S=" + std::to_string(S), ms,
+                   fmtd("%.2f TB/s", tbs), fmtd("%.0f%% of copy", 100.0 * tbs / copy_tbs));
+            cuda::set_gemv_split(0);
+          }
+        }
+      }
     }
     {
       const double layer_bytes = 2.0 * 4096 * (12304 + 4096 + 21888) + 2.0 * 4096 * 10944;
@@ -436,6 +459,10 @@ int main(int argc, char** argv) {
       report("block projections N=16 (4 GEMVs)", layer_ms[1],
              fmtd("%.2f TB/s", layer_bytes / (layer_ms[1] * 1e-3) / 1e12),
              fmtd("floor %.4f ms", layer_bytes / (copy_tbs * 1e12) * 1e3));
+    }
+    if (gemv_sweep) {
+      print_summary();
+      return 0;
     }
 
     // ---- prefill GEMM ------------------------------------------------------------------------------------

@@ -157,19 +157,31 @@ __global__ __launch_bounds__(kGemvWarps * 32) void gemv_kernel(const typename WT
   }
 }
 
+int g_force_split = 0;  // > 0: the benchmark's sweep forces S
+
 template <typename WT, int NB>
 void gemv_nb(const void* W, int64_t M, int64_t K, const float* bias, const float* x, int64_t ldx, int N, float* y,
              int64_t ldy, bool accumulate, const float* nw, float eps, int sm_count, cudaStream_t s) {
   const bool vec = K % WT::kPerVec == 0 && aligned16(W) && aligned16(x) && ldx % 4 == 0 && (!nw || aligned16(nw));
   auto kernel = nw ? (vec ? gemv_kernel<WT, NB, true, true> : gemv_kernel<WT, NB, false, true>)
                    : (vec ? gemv_kernel<WT, NB, true, false> : gemv_kernel<WT, NB, false, false>);
-  // Warps splitting K per row group: enough warps for ~32 per SM, but at least 4 vectors per lane. (A
-  // split that keeps the grid within one wave of resident blocks measured the same: docs/cuda-notes.md.)
+  // Warps splitting K per row group. One row (NB = 1, decode of one sequence), from the H100 sweep
+  // (bench_cuda_ops --gemv-sweep; docs/cuda-notes.md): 8 for many rows without a folded norm (qkv,
+  // gate|up, head: 97-104% of the copy rate, against 94-100% at the earlier choice), 4 otherwise (4096
+  // rows: 8 is 4-12% slower; with the norm folded in, 8 is 2-3% slower than 4); at least 2 vectors per
+  // lane. Several rows: enough warps for ~32 per SM, at least 4 vectors per lane.
   const int64_t row_groups = ceil_div(M, kGemvRows);
-  const int64_t want = ceil_div(int64_t(sm_count) * 32, row_groups);
-  const int64_t max_split = std::max<int64_t>(1, K / WT::kPerVec / (32 * 4));
   int S = 1;
-  while (S < kGemvWarps && S < want && 2 * S <= max_split) S *= 2;
+  if (NB == 1) {
+    const int64_t max_split = std::max<int64_t>(1, K / WT::kPerVec / (32 * 2));
+    S = M >= 8192 && !nw ? 8 : 4;
+    while (S > 1 && S > max_split) S /= 2;
+  } else {
+    const int64_t want = ceil_div(int64_t(sm_count) * 32, row_groups);
+    const int64_t max_split = std::max<int64_t>(1, K / WT::kPerVec / (32 * 4));
+    while (S < kGemvWarps && S < want && 2 * S <= max_split) S *= 2;
+  }
+  if (g_force_split > 0) S = g_force_split;
   const unsigned grid = unsigned(ceil_div(row_groups, kGemvWarps / S));
   const auto* w = static_cast<const typename WT::storage*>(W);
   launch_kernel(kernel, grid, kGemvWarps * 32, 0, s, w, M, K, bias, x, ldx, N, y, ldy, S, accumulate, nw, eps);
@@ -287,6 +299,11 @@ __global__ __launch_bounds__(kMmaWarps * 32) void skinny_mma_kernel(const uint16
 }
 
 }  // namespace
+
+void set_gemv_split(int S) {
+  CUDA_REQUIRE(S == 0 || S == 1 || S == 2 || S == 4 || S == 8, "gemv split must be 0 (auto), 1, 2, 4 or 8");
+  g_force_split = S;
+}
 
 void launch_gemv(DType wt, const void* W, int64_t M, int64_t K, const float* bias, const float* x, int64_t ldx,
                  int64_t N, float* y, int64_t ldy, bool accumulate, int sm_count, cudaStream_t s, const float* norm_w,

@@ -24,6 +24,9 @@ void launch_gemv(DType wt, const void* W, int64_t M, int64_t K, const float* bia
                  int64_t N, float* y, int64_t ldy, bool accumulate, int sm_count, cudaStream_t s,
                  const float* norm_w = nullptr, float norm_eps = 0.f);
 
+// Forces the GEMV's K split S (warps per group of 4 rows: 1, 2, 4 or 8; 0: the heuristic). Benchmark only.
+void set_gemv_split(int S);
+
 // Whether the skinny mma kernel takes this product.
 bool skinny_mma_supported(DType wt, const void* W, int64_t K, int64_t N);
 // Bytes of scratch the skinny mma kernel needs for x (bf16, N padded to 8 or 16 rows).
