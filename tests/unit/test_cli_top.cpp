@@ -116,7 +116,8 @@ TEST_F(CliTop, OnceShowsARunningStreamsRate) {
 TEST(CliTopErrors, UnreachableServerIsAOneLineError) {
   const auto r = test::run_cli("top --once --url http://127.0.0.1:1");
   EXPECT_EQ(r.code, 1) << describe(r);
-  EXPECT_THAT(r.err, StartsWith("error: cannot reach http://127.0.0.1:1: ")) << describe(r);
+  EXPECT_THAT(r.err, StartsWith("error: cannot reach http://127.0.0.1:1: connection failed (is `xlstm serve` running there?)"))
+      << describe(r);
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << describe(r);
   EXPECT_EQ(r.out, "");
   const auto bad = test::run_cli("top --once --url ftp://127.0.0.1:1");

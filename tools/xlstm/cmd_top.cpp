@@ -34,17 +34,28 @@ double now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+// httplib's error names are terse ("Connection"): say what they mean.
+std::string why(httplib::Error e) {
+  switch (e) {
+    case httplib::Error::Connection: return "connection failed (is `xlstm serve` running there?)";
+    case httplib::Error::ConnectionTimeout: return "connection timed out";
+    case httplib::Error::Read: return "no answer (read failed or timed out)";
+    case httplib::Error::Write: return "the request could not be sent";
+    default: return httplib::to_string(e);
+  }
+}
+
 // One poll of the server; throws xlstm::Error when /metrics cannot be had.
 Snapshot poll(httplib::Client& cli, const std::string& url) {
   Snapshot s;
   auto met = cli.Get("/metrics");
-  if (!met) XLSTM_FAIL("cannot reach {}: {}", url, httplib::to_string(met.error()));
+  if (!met) XLSTM_FAIL("cannot reach {}: {}", url, why(met.error()));
   XLSTM_CHECK(met->status == 200, "{}/metrics answered HTTP {}", url, met->status);
   s.t = now();
   s.m = server::parse_metrics_text(met->body);
   auto h = cli.Get("/health");
   if (!h)
-    s.health = httplib::to_string(h.error());
+    s.health = why(h.error());
   else {
     auto j = nlohmann::json::parse(h->body, nullptr, false);
     s.health = j.is_object() && j.contains("status") && j["status"].is_string() ? j["status"].get<std::string>()
