@@ -1,10 +1,11 @@
 // Why: `xlstm top` shows a live server's /metrics. The Prometheus text parser it reads them with is checked
 // on its own (labels, escapes, special values, bad lines); the two counters the server added for it
 // (generated tokens, uptime) are checked against requests; and the built binary's --once snapshot is checked
-// against the bundled model served over HTTP on a free port, idle and while a stream runs, plus the
-// one-line error for a server that is not there.
+// against the bundled model served on a free port (in-process, idle and while a stream runs, and by the
+// `xlstm serve` binary), plus the one-line error for a server that is not there.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <atomic>
@@ -12,6 +13,7 @@
 #include <future>
 #include <regex>
 
+#include "io/mapped_file.h"
 #include "server/prometheus_text.h"
 #include "server_test_support.h"
 #include "test_support.h"
@@ -113,10 +115,29 @@ TEST_F(CliTop, OnceShowsARunningStreamsRate) {
   EXPECT_GT(std::stod(mt[2].str()), 0.0) << out;
 }
 
+TEST(CliTopServe, OnceAgainstTheServeBinary) {
+  const std::string tmp = test::make_temp_dir();
+  {
+    test::CliProcess serve({"serve", "--port", "0", "-t", "1", "--parallel", "3", "--alias", "kjv"}, tmp + "/err");
+    const int port = test::port_of(serve.line());
+    ASSERT_GT(port, 0) << read_text_file(tmp + "/err");
+    const std::string url = "http://127.0.0.1:" + std::to_string(port);
+    const auto t = test::run_cli("top --once --interval 0.2 --url " + url + "/");
+    EXPECT_EQ(t.code, 0) << describe(t);
+    EXPECT_THAT(t.out, HasSubstr("xlstm top  " + url + "  model kjv  health ok  uptime 0h")) << t.out;
+    EXPECT_THAT(t.out, HasSubstr("requests   running 0  queued 0  finished 0  failed 0  cancelled 0  total 0\n"));
+    EXPECT_THAT(t.out, HasSubstr("slots      busy 0 / 3\n"));
+    ::kill(serve.pid, SIGTERM);
+    EXPECT_EQ(serve.wait(), 0);
+  }
+  test::remove_tree(tmp);
+}
+
 TEST(CliTopErrors, UnreachableServerIsAOneLineError) {
   const auto r = test::run_cli("top --once --url http://127.0.0.1:1");
   EXPECT_EQ(r.code, 1) << describe(r);
-  EXPECT_THAT(r.err, StartsWith("error: cannot reach http://127.0.0.1:1: connection failed (is `xlstm serve` running there?)"))
+  EXPECT_THAT(r.err,
+              StartsWith("error: cannot reach http://127.0.0.1:1: connection failed (is `xlstm serve` running there?)"))
       << describe(r);
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << describe(r);
   EXPECT_EQ(r.out, "");
