@@ -85,6 +85,16 @@ class CliChat : public ::testing::Test {
   server::ChatFormat fmt_{};
 };
 
+TEST(ChatTurnEnd, ClosesAnAssistantTurnAsRenderChatDoes) {
+  using server::ChatFormat;
+  EXPECT_EQ(server::render_chat(ChatFormat::Transcript, {{"assistant", "Amen."}}),
+            "assistant: Amen." + server::chat_turn_end(ChatFormat::Transcript) + "assistant:");
+  EXPECT_EQ(server::render_chat(ChatFormat::ChatML, {{"assistant", "Amen."}}),
+            "<|im_start|>assistant\nAmen." + server::chat_turn_end(ChatFormat::ChatML) + "<|im_start|>assistant\n");
+  EXPECT_EQ(server::chat_turn_end(ChatFormat::ChatML), "<|im_end|>\n");
+  EXPECT_EQ(server::chat_turn_end(ChatFormat::Transcript), "\n");
+}
+
 const std::string kQ1 = "Who made the heaven and the earth?", kQ2 = "And what did he say unto Moses?";
 
 std::string describe(const test::CliResult& r) {
