@@ -68,7 +68,7 @@ double decode_tps(Model& M, State& st, int n, int reps) {
   return best;
 }
 
-XLSTM_COMMAND("tune", "measure the best CPU thread counts for a model and record them for later runs", [](CLI::App& sub) {
+XLSTM_COMMAND("tune", "measure the best CPU thread counts for a model, recorded for later runs", [](CLI::App& sub) {
   struct Opts {
     ModelOpts m;
     int n = 32, p = 128, reps = 2;
@@ -103,7 +103,8 @@ XLSTM_COMMAND("tune", "measure the best CPU thread counts for a model and record
     State st(M);
     std::vector<int32_t> ids(size_t(o->p));
     uint64_t s = 12345;
-    for (auto& x : ids) x = int32_t((s = s * 6364136223846793005ull + 1442695040888963407ull) >> 33) % int32_t(I.vocab_size);
+    for (auto& x : ids)
+      x = int32_t((s = s * 6364136223846793005ull + 1442695040888963407ull) >> 33) % int32_t(I.vocab_size);
 
     nlohmann::json decode = nlohmann::json::array(), prefill = nlohmann::json::array();
     int best_dec = cand[0], best_pre = cand[0];

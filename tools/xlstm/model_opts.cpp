@@ -19,8 +19,9 @@ void add_model_opts(CLI::App& sub, ModelOpts& o, bool allow_random) {
     sub.add_option("--random-weights", o.random_config,
                    "build the architecture in CONFIG.json with random weights in memory (no checkpoint)");
   sub.add_option("--device", o.device, "cpu, cuda or auto")->envname("XLSTM_DEVICE");
-  o.threads_opt = sub.add_option("-t,--threads", o.threads, "CPU threads (default: from `xlstm tune`'s file, else all cores)")
-                      ->envname("XLSTM_THREADS");
+  o.threads_opt =
+      sub.add_option("-t,--threads", o.threads, "CPU threads (default: from `xlstm tune`'s file, else all cores)")
+          ->envname("XLSTM_THREADS");
   sub.add_option("--dtype", o.dtype, "weight dtype as run: auto (as stored), f32, bf16, f16");
   sub.add_option("--chunk", o.chunk, "chunk length of the chunkwise prefill (default: config chunk_size)");
   sub.add_flag("--no-tune", o.no_tune, "ignore the thread count recorded by `xlstm tune`")->envname("XLSTM_NO_TUNE");
