@@ -19,9 +19,9 @@ std::string render_chat(ChatFormat f, const std::vector<ChatMessage>& messages) 
   std::string out;
   for (const auto& m : messages) {
     if (f == ChatFormat::ChatML)
-      out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
+      out += "<|im_start|>" + m.role + "\n" + m.content + chat_turn_end(f);
     else
-      out += m.role + ": " + m.content + "\n";
+      out += m.role + ": " + m.content + chat_turn_end(f);
   }
   out += f == ChatFormat::ChatML ? "<|im_start|>assistant\n" : "assistant:";
   return out;
@@ -31,5 +31,7 @@ std::vector<std::string> chat_stop_strings(ChatFormat f) {
   if (f == ChatFormat::ChatML) return {"<|im_end|>"};
   return {"\nuser:", "\nsystem:"};
 }
+
+std::string chat_turn_end(ChatFormat f) { return f == ChatFormat::ChatML ? "<|im_end|>\n" : "\n"; }
 
 }  // namespace xlstm::server

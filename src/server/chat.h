@@ -29,5 +29,8 @@ const char* chat_format_name(ChatFormat f);  // "chatml", "transcript"
 std::string render_chat(ChatFormat f, const std::vector<ChatMessage>& messages);
 // Where the assistant's turn ends in this format: generation stops there (the text is not returned).
 std::vector<std::string> chat_stop_strings(ChatFormat f);
+// What closes an assistant turn after its content: render_chat of a message {assistant, C} ends with
+// C + chat_turn_end(f), so text completed after the opened turn is closed the same way (`xlstm chat`).
+std::string chat_turn_end(ChatFormat f);
 
 }  // namespace xlstm::server

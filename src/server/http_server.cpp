@@ -72,6 +72,7 @@ struct HttpServer::Impl {
                : I.path.rfind("random:", 0) == 0 ? "random-" + dir_name(I.path.substr(7))
                                                  : dir_name(I.path);
     created = int64_t(std::time(nullptr));
+    started = std::chrono::steady_clock::now();
     routes();
   }
 
@@ -84,6 +85,7 @@ struct HttpServer::Impl {
   ApiContext ctx;
   std::string model_id;
   int64_t created = 0;
+  std::chrono::steady_clock::time_point started;  // for xlstm_uptime_seconds
   int port = -1;
   Scheduler sched;
   httplib::Server svr;
@@ -250,6 +252,8 @@ std::string HttpServer::Impl::metrics() const {
   add("xlstm_requests_failed_total", "counter", "requests ended by an engine error or shutdown", s.requests_failed);
   add("xlstm_prefill_chunks_total", "counter", "prefill pieces run", s.prefill_chunks);
   add("xlstm_prefill_tokens_total", "counter", "prompt tokens consumed", s.prefill_tokens);
+  add("xlstm_generated_tokens_total", "counter", "tokens generated for requests (first tokens included)",
+      s.generated_tokens);
   // Decode steps by sampling path: "device" (Decoder: decode_step + device sampling), "host" (forward + host
   // sampling, for the repetition penalty).
   auto decode = [&](const char* name, const char* type, const char* help, int64_t DecodeStats::*field) {
@@ -265,6 +269,9 @@ std::string HttpServer::Impl::metrics() const {
   add("xlstm_slots_busy", "gauge", "slots holding a sequence now", s.slots_busy);
   add("xlstm_slots_total", "gauge", "slots (--parallel)", s.parallel);
   add("xlstm_requests_queued", "gauge", "requests waiting for a slot now", s.queued);
+  const double up = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  out += fmt::format("# HELP xlstm_uptime_seconds seconds since the server started\n# TYPE xlstm_uptime_seconds gauge\n"
+                     "xlstm_uptime_seconds {:.3f}\n", up);
   return out;
 }
 

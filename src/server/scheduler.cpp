@@ -258,6 +258,10 @@ void Scheduler::accept(Slot& s, int32_t id) {
   s.pending = id;
   s.history.push_back(id);
   s.produced += 1;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stats_.generated_tokens += 1;
+  }
   const auto& eos = model_.info().eos_ids;
   const bool is_eos = r.stop_at_eos && std::find(eos.begin(), eos.end(), id) != eos.end();
   bool stop_string = false;

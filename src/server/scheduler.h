@@ -51,6 +51,7 @@ struct SchedulerStats {
   int64_t requests_cancelled = 0;      // ended because the client went away
   int64_t requests_failed = 0;         // ended with an engine error or by shutdown
   int64_t prefill_chunks = 0, prefill_tokens = 0;
+  int64_t generated_tokens = 0;        // tokens handed to requests (each one's first token included)
   DecodeStats device;                  // Decoder steps (device sampling)
   DecodeStats host;                    // forward + host sampling steps (repetition penalty)
   int64_t slots_busy = 0, queued = 0;  // now

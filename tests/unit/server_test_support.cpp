@@ -1,9 +1,17 @@
 // Why: see server_test_support.h.
 #include "server_test_support.h"
 
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 
 #include "io/mapped_file.h"
+#include "test_support.h"
 #include "tokenizer/tokenizer.h"
 
 namespace xlstm::test {
@@ -120,6 +128,59 @@ bool wait_metric(const TestServer& s, const std::string& name, const std::functi
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return false;
+}
+
+CliProcess::CliProcess(const std::vector<std::string>& args, const std::string& err_file) : err_path(err_file) {
+  int fds[2];
+  if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  pid = ::fork();
+  if (pid == 0) {
+    ::dup2(fds[1], 1);
+    FILE* e = std::fopen(err_file.c_str(), "w");
+    if (e) ::dup2(fileno(e), 2);
+    ::close(fds[0]);
+    std::vector<std::string> all = {cli_path()};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  out = fds[0];
+}
+
+CliProcess::~CliProcess() {
+  if (pid > 0) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  if (out >= 0) ::close(out);
+}
+
+std::string CliProcess::line() {
+  std::string s;
+  char c;
+  while (true) {
+    pollfd p{out, POLLIN, 0};
+    if (::poll(&p, 1, 120000) <= 0) return s;
+    if (::read(out, &c, 1) != 1 || c == '\n') return s;
+    s += c;
+  }
+}
+
+int CliProcess::wait() {
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  pid = -1;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+int port_of(const std::string& startup) {
+  const std::string key = "http://127.0.0.1:";
+  const size_t p = startup.find(key);
+  return p == std::string::npos ? -1 : std::atoi(startup.c_str() + p + key.size());
 }
 
 }  // namespace xlstm::test

@@ -1,8 +1,10 @@
 // Why: the server tests run `xlstm serve`'s HttpServer in-process on an ephemeral port (CPU backend) and
 // talk to it over real HTTP with httplib's client. This holds the server's life cycle and the small client
-// helpers (JSON posts, Server-Sent-Events streams with hang-up, /metrics values) the suites share.
+// helpers (JSON posts, Server-Sent-Events streams with hang-up, /metrics values) the suites share, and the
+// child process for tests that run the `xlstm serve` binary itself.
 #pragma once
 #include <httplib.h>
+#include <sys/types.h>
 
 #include <nlohmann/json.hpp>
 
@@ -61,5 +63,25 @@ int64_t metric(const TestServer& s, const std::string& name);
 // Polls /metrics until pred(value of name) holds; false after `seconds` (a safety net, not a timing check).
 bool wait_metric(const TestServer& s, const std::string& name, const std::function<bool(int64_t)>& pred,
                  double seconds = 60);
+
+// `xlstm ARGS...` as a child process with stdout on a pipe and stderr in a file; killed (SIGKILL) and reaped
+// on destruction unless wait() was called.
+struct CliProcess {
+  pid_t pid = -1;
+  int out = -1;
+  std::string err_path;
+
+  CliProcess(const std::vector<std::string>& args, const std::string& err_file);
+  ~CliProcess();
+  CliProcess(const CliProcess&) = delete;
+  CliProcess& operator=(const CliProcess&) = delete;
+  // The next stdout line ("" if the process ends first or after 120 s, a safety net for a hung child).
+  std::string line();
+  // Exit code (128 + signal if killed by one).
+  int wait();
+};
+
+// The port in `xlstm serve`'s startup line "xlstm serve: listening on http://127.0.0.1:PORT (...)"; -1 if none.
+int port_of(const std::string& startup);
 
 }  // namespace xlstm::test

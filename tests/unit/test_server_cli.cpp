@@ -5,9 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <httplib.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -18,6 +16,7 @@
 #include <thread>
 
 #include "io/mapped_file.h"
+#include "server_test_support.h"
 #include "test_support.h"
 
 namespace xlstm {
@@ -26,64 +25,7 @@ namespace {
 using ::testing::HasSubstr;
 using json = nlohmann::json;
 
-// `xlstm ARGS...` with stdout on a pipe and stderr in a file.
-struct Child {
-  pid_t pid = -1;
-  int out = -1;
-  std::string err_path;
-
-  Child(const std::vector<std::string>& args, const std::string& err_file) : err_path(err_file) {
-    int fds[2];
-    if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
-    pid = ::fork();
-    if (pid == 0) {
-      ::dup2(fds[1], 1);
-      FILE* e = std::fopen(err_file.c_str(), "w");
-      if (e) ::dup2(fileno(e), 2);
-      ::close(fds[0]);
-      std::vector<std::string> all = {test::cli_path()};
-      all.insert(all.end(), args.begin(), args.end());
-      std::vector<char*> argv;
-      for (auto& a : all) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(fds[1]);
-    out = fds[0];
-  }
-  ~Child() {
-    if (pid > 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-    if (out >= 0) ::close(out);
-  }
-  // The first stdout line ("" if the process ends first or after 120 s, a safety net for a hung child).
-  std::string line() {
-    std::string s;
-    char c;
-    while (true) {
-      pollfd p{out, POLLIN, 0};
-      if (::poll(&p, 1, 120000) <= 0) return s;
-      if (::read(out, &c, 1) != 1 || c == '\n') return s;
-      s += c;
-    }
-  }
-  // Exit code (128 + signal if killed by one).
-  int wait() {
-    int st = 0;
-    ::waitpid(pid, &st, 0);
-    pid = -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-  }
-};
-
-int port_of(const std::string& startup) {  // "xlstm serve: listening on http://127.0.0.1:PORT (...)"
-  const std::string key = "http://127.0.0.1:";
-  const size_t p = startup.find(key);
-  return p == std::string::npos ? -1 : std::atoi(startup.c_str() + p + key.size());
-}
+using test::port_of;
 
 class ServerCli : public ::testing::Test {
  protected:
@@ -98,7 +40,8 @@ class ServerCli : public ::testing::Test {
 };
 
 TEST_F(ServerCli, ServesAndExitsCleanlyOnSigterm) {
-  Child c({"serve", "-m", model_, "--port", "0", "-t", "1", "--parallel", "2", "--log-requests"}, tmp_ + "/err");
+  test::CliProcess c({"serve", "-m", model_, "--port", "0", "-t", "1", "--parallel", "2", "--log-requests"},
+                     tmp_ + "/err");
   const std::string startup = c.line();
   EXPECT_THAT(startup, HasSubstr("xlstm serve: listening on http://127.0.0.1:"));
   EXPECT_THAT(startup, HasSubstr("model model, cpu backend, 2 slots, chat format transcript"));
@@ -122,7 +65,7 @@ TEST_F(ServerCli, ServesAndExitsCleanlyOnSigterm) {
 }
 
 TEST_F(ServerCli, SigintWithAStreamRunningExitsCleanly) {
-  Child c({"serve", "-m", model_, "--port", "0", "-t", "1", "--max-tokens", "100000000"}, tmp_ + "/err");
+  test::CliProcess c({"serve", "-m", model_, "--port", "0", "-t", "1", "--max-tokens", "100000000"}, tmp_ + "/err");
   const int port = port_of(c.line());
   ASSERT_GT(port, 0) << read_text_file(tmp_ + "/err");
   std::promise<void> started;

@@ -20,6 +20,13 @@
 
 namespace xlstm::test {
 
+namespace {
+// The CLI runs the tests start must not depend on a tuning file the developer's `xlstm tune` wrote
+// (~/.cache/xlstm/tune.json): it would change thread counts and add a stderr note. test_cli_tune.cpp
+// unsets this for its own runs.
+const bool no_tune_file = [] { return ::setenv("XLSTM_NO_TUNE", "1", 1) == 0; }();
+}  // namespace
+
 std::string source_dir() { return XLSTM_SOURCE_DIR; }
 std::string cli_path() { return XLSTM_CLI; }
 

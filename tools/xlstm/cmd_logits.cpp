@@ -17,6 +17,7 @@ XLSTM_COMMAND("logits", "write float32 logits for the token ids in an .npy file"
   };
   auto o = std::make_shared<Opts>();
   add_model_opts(sub, o->m, true);
+  o->m.tune_for_prefill = true;  // logits is all prefill
   sub.add_option("--ids", o->ids, "token ids (.npy, int32 or int64, 1-D)")->required();
   sub.add_option("-o,--output", o->out, "output .npy (float32 [T, vocab])")->required();
   sub.add_option("--last", o->last, "only the last N rows");

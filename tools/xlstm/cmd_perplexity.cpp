@@ -21,6 +21,7 @@ XLSTM_COMMAND("perplexity", "perplexity of a text or of token ids", [](CLI::App&
   };
   auto o = std::make_shared<Opts>();
   add_model_opts(sub, o->m, false);
+  o->m.tune_for_prefill = true;  // perplexity is all prefill
   add_prompt_opts(sub, o->p);
   sub.add_option("--segment", o->segment, "tokens per forward call")->capture_default_str();
   sub.add_option("--max-tokens", o->max_tokens, "use only the first N tokens (0: all)");

@@ -3,10 +3,13 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 
 #include "common/check.h"
+#include "common/parallel.h"
 #include "io/mapped_file.h"
+#include "tune.h"
 
 namespace xlstm::cli {
 
@@ -16,10 +19,37 @@ void add_model_opts(CLI::App& sub, ModelOpts& o, bool allow_random) {
     sub.add_option("--random-weights", o.random_config,
                    "build the architecture in CONFIG.json with random weights in memory (no checkpoint)");
   sub.add_option("--device", o.device, "cpu, cuda or auto")->envname("XLSTM_DEVICE");
-  sub.add_option("-t,--threads", o.threads, "CPU threads (default: all cores)")->envname("XLSTM_THREADS");
+  o.threads_opt =
+      sub.add_option("-t,--threads", o.threads, "CPU threads (default: from `xlstm tune`'s file, else all cores)")
+          ->envname("XLSTM_THREADS");
   sub.add_option("--dtype", o.dtype, "weight dtype as run: auto (as stored), f32, bf16, f16");
   sub.add_option("--chunk", o.chunk, "chunk length of the chunkwise prefill (default: config chunk_size)");
+  sub.add_flag("--no-tune", o.no_tune, "ignore the thread count recorded by `xlstm tune`")->envname("XLSTM_NO_TUNE");
 }
+
+namespace {
+
+// Without -t on the CPU: the thread count `xlstm tune` recorded for this device and model, if any.
+void apply_tune_file(const ModelOpts& o, Model& model) {
+  if ((o.threads_opt && o.threads_opt->count() > 0) || o.no_tune || model.backend().name() != "cpu") return;
+  const std::string path = default_tune_path();
+  std::string warning;
+  auto e = find_tune_entry(path, cpu_device_key(), model_shape_key(model.info()), &warning);
+  if (!warning.empty()) std::fprintf(stderr, "warning: %s\n", warning.c_str());
+  if (!e) return;
+  const char* field = o.tune_for_prefill && e->contains("prefill_threads") ? "prefill_threads" : "threads";
+  const auto& v = (*e)[field];
+  if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > 4096) {
+    std::fprintf(stderr, "warning: ignoring tune file '%s': \"%s\" is not an integer >= 1\n", path.c_str(), field);
+    return;
+  }
+  const int n = v.get<int>();
+  set_num_threads(n);
+  std::fprintf(stderr, "note: using %d thread%s from %s (-t N or --no-tune to override)\n", n, n == 1 ? "" : "s",
+               path.c_str());
+}
+
+}  // namespace
 
 std::string default_model_dir() {
   const char* env = std::getenv("XLSTM_MODEL");
@@ -58,6 +88,7 @@ Loaded load(const ModelOpts& o) {
     L.model = random_model(o.random_config, *L.backend, lo, o.seed_weights);
   else
     L.model = load_model(o.model_dir.empty() ? default_model_dir() : o.model_dir, *L.backend, lo);
+  apply_tune_file(o, *L.model);
   return L;
 }
 

@@ -1,5 +1,6 @@
 // Why: the model-loading flags every model subcommand shares (-m, --device, -t, --dtype, --chunk,
-// --random-weights) and the one function that turns them into a backend + model.
+// --random-weights, --no-tune) and the one function that turns them into a backend + model, with the
+// thread count from `xlstm tune`'s file when -t is not given (tune.h).
 #pragma once
 #include <CLI/CLI.hpp>
 
@@ -15,10 +16,13 @@ struct ModelOpts {
   std::string model_dir;       // -m
   std::string random_config;   // --random-weights CONFIG.json
   std::string device = "auto"; // --device
-  int threads = 0;             // -t (0: all cores)
+  int threads = 0;             // -t (0: all cores); not given: the tune file's count, else all cores
+  const CLI::Option* threads_opt = nullptr;  // -t, to tell "not given" from -t 0
   std::string dtype = "auto";  // --dtype
   int chunk = 0;               // --chunk
   uint64_t seed_weights = 1;
+  bool no_tune = false;        // --no-tune (or XLSTM_NO_TUNE=1): ignore the tune file
+  bool tune_for_prefill = false;  // the command is mostly prefill: take the tune file's prefill thread count
 };
 
 struct Loaded {
