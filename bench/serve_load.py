@@ -21,7 +21,7 @@ def post(url, body):
 
 def metrics(url):
     with urllib.request.urlopen(url + "/metrics", timeout=60) as r:
-        return {k: int(v) for k, v in (l.rsplit(" ", 1) for l in r.read().decode().splitlines() if l and l[0] != "#")}
+        return {k: float(v) for k, v in (l.rsplit(" ", 1) for l in r.read().decode().splitlines() if l and l[0] != "#")}
 
 
 def run(url, bodies, concurrency):
