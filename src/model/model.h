@@ -3,6 +3,7 @@
 // Each architecture is one file (xlstm_large.cpp, ...) implementing this interface against backend.h.
 #pragma once
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <utility>
@@ -64,6 +65,12 @@ class Model {
 // last piece has a remainder), at most T.
 int64_t check_forward_args(const int32_t* ids, int B, int T, int n_out, int64_t vocab_size, int64_t max_step_tokens,
                            int chunk);
+
+class TensorStore;
+// Shared by the architectures' ModelInfo: n_params and stored_dtype from every tensor of the checkpoint, and
+// the bytes the backend holds for the given weights (null ones count 0).
+void count_checkpoint(const TensorStore& store, ModelInfo& info);
+size_t held_bytes(std::initializer_list<const WeightPtr*> weights);
 
 // Loads the model in `dir` (config.json + safetensors) onto `be`. Architecture from config.json.
 std::unique_ptr<Model> load_model(const std::string& dir, Backend& be, const LoadOptions& opt = {});

@@ -75,17 +75,7 @@ std::vector<ExpectedTensor> large_tensor_list(const XlstmLargeConfig& c, bool fu
 LargeWiring discover_large_wiring(const TensorStore& store, const XlstmLargeConfig& cfg) {
   LargeWiring w;
   const auto names = store.names();
-  // Block count: highest index under backbone.blocks. + 1.
-  const std::string prefix = N::kBlockPrefix;
-  int64_t max_block = -1;
-  for (const auto& n : names) {
-    if (n.rfind(prefix, 0) != 0) continue;
-    size_t end = n.find('.', prefix.size());
-    std::string idx = n.substr(prefix.size(), end == std::string::npos ? std::string::npos : end - prefix.size());
-    if (!idx.empty() && std::all_of(idx.begin(), idx.end(), [](unsigned char ch) { return std::isdigit(ch) != 0; }) && idx.size() < 7)
-      max_block = std::max<int64_t>(max_block, std::stoll(idx));
-  }
-  w.blocks = max_block + 1;
+  w.blocks = count_blocks(names, N::kBlockPrefix);
   w.fused = store.find(blk(N::kQkvoW, 0)) != nullptr;
   w.bias = store.find(blk(N::kNormMlstmB, 0)) != nullptr || store.find(blk(N::kOutProjB, 0)) != nullptr;
   w.tied = store.find(N::kLmHead) == nullptr;
@@ -126,12 +116,28 @@ LargeWiring discover_large_wiring(const TensorStore& store, const XlstmLargeConf
   for (const auto& n : names)
     if (!expected.count(n) && !(n == N::kLmHead && cfg.tie_word_embeddings))
       P.push_back(fmt::format("unexpected tensor '{}'", n));
-  // Deduplicate (the summary lines above and the per-tensor lines can say the same thing).
-  std::vector<std::string> uniq;
-  for (auto& p : P)
-    if (std::find(uniq.begin(), uniq.end(), p) == uniq.end()) uniq.push_back(p);
-  P = std::move(uniq);
+  remove_repeats(P);
   return w;
+}
+
+int64_t count_blocks(const std::vector<std::string>& names, const std::string& prefix) {
+  int64_t max_block = -1;
+  for (const auto& n : names) {
+    if (n.rfind(prefix, 0) != 0) continue;
+    const size_t end = n.find('.', prefix.size());
+    const std::string idx = n.substr(prefix.size(), end == std::string::npos ? std::string::npos : end - prefix.size());
+    if (!idx.empty() && idx.size() < 7 &&
+        std::all_of(idx.begin(), idx.end(), [](unsigned char ch) { return std::isdigit(ch) != 0; }))
+      max_block = std::max<int64_t>(max_block, std::stoll(idx));
+  }
+  return max_block + 1;
+}
+
+void remove_repeats(std::vector<std::string>& problems) {
+  std::vector<std::string> uniq;
+  for (auto& p : problems)
+    if (std::find(uniq.begin(), uniq.end(), p) == uniq.end()) uniq.push_back(std::move(p));
+  problems = std::move(uniq);
 }
 
 void require_no_problems(const std::vector<std::string>& problems, const std::string& origin) {

@@ -34,6 +34,10 @@ LargeWiring discover_large_wiring(const TensorStore& store, const XlstmLargeConf
 void require_consistent(const LargeWiring& w, const std::string& origin);
 // "[a, b, c]": a tensor shape as the wiring errors print it.
 std::string shape_str(const std::vector<int64_t>& s);
+// Shared by both discoveries: the block count (highest N of the names "<prefix>N..." + 1, 0 if none), and the
+// problem list with repeats removed (the summary lines and the per-tensor lines can say the same thing).
+int64_t count_blocks(const std::vector<std::string>& names, const std::string& prefix);
+void remove_repeats(std::vector<std::string>& problems);
 // Throws one error naming `origin` and listing the problems (the first 20 and a count) when there are any.
 void require_no_problems(const std::vector<std::string>& problems, const std::string& origin);
 

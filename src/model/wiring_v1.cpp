@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cctype>
 #include <set>
 
 #include "common/check.h"
@@ -85,17 +84,7 @@ std::vector<ExpectedTensor> v1_tensor_list(const XlstmV1Config& c) {
 V1Wiring discover_v1_wiring(const TensorStore& store, const XlstmV1Config& cfg) {
   V1Wiring w;
   const auto names = store.names();
-  const std::string prefix = N::kBlockPrefix;
-  int64_t max_block = -1;
-  for (const auto& n : names) {
-    if (n.rfind(prefix, 0) != 0) continue;
-    const size_t end = n.find('.', prefix.size());
-    const std::string idx = n.substr(prefix.size(), end == std::string::npos ? std::string::npos : end - prefix.size());
-    if (!idx.empty() && idx.size() < 7 &&
-        std::all_of(idx.begin(), idx.end(), [](unsigned char ch) { return std::isdigit(ch) != 0; }))
-      max_block = std::max<int64_t>(max_block, std::stoll(idx));
-  }
-  w.blocks = max_block + 1;
+  w.blocks = count_blocks(names, N::kBlockPrefix);
   for (int64_t i = 0; i < w.blocks; ++i)
     w.kinds += store.find(blk(N::kSRecurrent, i))                                            ? 's'
                : store.find(blk(N::kIgateW, i)) || store.find(blk(N::kProjUpW, i)) ? 'm'
@@ -141,10 +130,7 @@ V1Wiring discover_v1_wiring(const TensorStore& store, const XlstmV1Config& cfg) 
   for (const auto& n : names)
     if (!expected.count(n) && !(n == N::kLmHead && cfg.tie_weights))  // a tied head may be stored as well
       P.push_back(fmt::format("unexpected tensor '{}'", n));
-  std::vector<std::string> uniq;
-  for (auto& p : P)
-    if (std::find(uniq.begin(), uniq.end(), p) == uniq.end()) uniq.push_back(p);
-  P = std::move(uniq);
+  remove_repeats(P);
   return w;
 }
 

@@ -238,22 +238,13 @@ class XlstmLarge final : public Model {
     I.path = path;
     I.vocab_size = c_.vocab_size, I.hidden = D_, I.num_blocks = c_.num_blocks, I.num_heads = NH_;
     I.qk_dim = QK_, I.v_dim = V_, I.ffn_dim = F_;
-    std::vector<std::string> dts;
-    for (const auto& n : store_->names()) {
-      const HostTensor& t = *store_->find(n);
-      I.n_params += t.numel();
-      std::string d = dtype_name(t.dtype);
-      if (std::find(dts.begin(), dts.end(), d) == dts.end()) dts.push_back(d);
-    }
-    for (size_t i = 0; i < dts.size(); ++i) I.stored_dtype += (i ? "+" : "") + dts[i];
+    count_checkpoint(*store_, I);
     I.weight_dtype = wdt_;
-    auto bytes = [](const WeightPtr& p) { return p ? size_t(p->rows * p->cols) * dtype_size(p->dtype) : 0; };
-    I.weight_bytes = bytes(embed_) + bytes(head_) + bytes(out_norm_);
+    I.weight_bytes = held_bytes({&embed_, &head_, &out_norm_});
     for (const auto& k : blocks_)
-      for (const WeightPtr* p : {&k.norm_mlstm_w, &k.norm_mlstm_b, &k.w_in, &k.b_in, &k.mh_w, &k.mh_b, &k.out_w,
-                                 &k.out_b, &k.norm_ffn_w, &k.norm_ffn_b, &k.gate_up_w, &k.gate_up_b, &k.down_w,
-                                 &k.down_b})
-        I.weight_bytes += bytes(*p);
+      I.weight_bytes += held_bytes({&k.norm_mlstm_w, &k.norm_mlstm_b, &k.w_in, &k.b_in, &k.mh_w, &k.mh_b, &k.out_w,
+                                    &k.out_b, &k.norm_ffn_w, &k.norm_ffn_b, &k.gate_up_w, &k.gate_up_b, &k.down_w,
+                                    &k.down_b});
     I.bos_id = c_.bos_token_id, I.eos_id = c_.eos_token_id, I.pad_id = c_.pad_token_id;
     I.eos_ids = c_.eos_token_ids;
     I.force_bos = c_.force_bos_token_insert;

@@ -371,26 +371,16 @@ class XlstmV1 final : public Model {
     I.vocab_size = c_.vocab_size, I.hidden = D_, I.num_blocks = c_.num_blocks;
     I.num_heads = has_m_ ? MNH_ : SNH_;
     I.qk_dim = has_m_ ? I_ : D_, I.v_dim = has_m_ ? I_ : D_, I.ffn_dim = F_;
-    std::vector<std::string> dts;
-    for (const auto& n : store_->names()) {
-      const HostTensor& t = *store_->find(n);
-      I.n_params += t.numel();
-      std::string d = dtype_name(t.dtype);
-      if (std::find(dts.begin(), dts.end(), d) == dts.end()) dts.push_back(d);
-    }
-    for (size_t i = 0; i < dts.size(); ++i) I.stored_dtype += (i ? "+" : "") + dts[i];
+    count_checkpoint(*store_, I);
     I.weight_dtype = wdt_;
-    auto bytes = [](const WeightPtr& p) { return p ? size_t(p->rows * p->cols) * dtype_size(p->dtype) : 0; };
-    I.weight_bytes = bytes(embed_) + bytes(head_) + bytes(post_norm_);
+    I.weight_bytes = held_bytes({&embed_, &head_, &post_norm_});
     for (const auto& b : blocks_) {
-      I.weight_bytes += bytes(b.norm_w);
       const MBlock& m = b.m;
       const SBlock& s = b.s;
-      for (const WeightPtr* p : {&m.up_w, &m.up_b, &m.conv_w, &m.conv_b, &m.q_w, &m.q_b, &m.k_w, &m.k_b, &m.v_w, &m.v_b,
-                                 &m.if_w, &m.if_b, &m.outnorm_w, &m.skip, &m.down_w, &m.down_b, &s.conv_w, &s.conv_b,
-                                 &s.wf, &s.wi, &s.wz, &s.wo, &s.R, &s.bias, &s.gn_w, &s.ffn_norm_w, &s.up_w, &s.up_b,
-                                 &s.down_w, &s.down_b})
-        I.weight_bytes += bytes(*p);
+      I.weight_bytes += held_bytes({&b.norm_w, &m.up_w, &m.up_b, &m.conv_w, &m.conv_b, &m.q_w, &m.q_b, &m.k_w, &m.k_b,
+                                    &m.v_w, &m.v_b, &m.if_w, &m.if_b, &m.outnorm_w, &m.skip, &m.down_w, &m.down_b,
+                                    &s.conv_w, &s.conv_b, &s.wf, &s.wi, &s.wz, &s.wo, &s.R, &s.bias, &s.gn_w,
+                                    &s.ffn_norm_w, &s.up_w, &s.up_b, &s.down_w, &s.down_b});
     }
     I.default_chunk = 64;
     std::string kinds;

@@ -23,6 +23,17 @@ const auto* const kReport = ::testing::AddGlobalTestEnvironment(new ReportEnv);
 
 }  // namespace
 
+float* GpuBuffers::dev(const std::vector<float>& h) { return dev_raw(h); }
+
+float* GpuBuffers::poisoned(size_t n) { return dev_raw(std::vector<float>(n, std::nanf(""))); }
+
+std::vector<float> GpuBuffers::host(const float* d, size_t n) {
+  std::vector<float> h(n);
+  gpu->synchronize();
+  gpu->download(h.data(), d, n * 4);
+  return h;
+}
+
 std::mt19937& rng() {
   static std::mt19937 g([] {
     const unsigned seed = std::random_device{}();

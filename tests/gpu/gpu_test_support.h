@@ -4,13 +4,32 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
+
 namespace xlstm::gputest {
+
+// Device buffers a test fixture makes from host data, freed with the fixture. set `gpu` in SetUp.
+class GpuBuffers {
+ protected:
+  float* dev(const std::vector<float>& h);  // device copy of h
+  template <typename T>
+  T* dev_raw(const std::vector<T>& h) {     // device copy of h, any element type
+    bufs_.emplace_back(gpu, std::max<size_t>(4, h.size() * sizeof(T)));
+    if (!h.empty()) gpu->upload(bufs_.back().data(), h.data(), h.size() * sizeof(T));
+    return static_cast<T*>(bufs_.back().data());
+  }
+  float* poisoned(size_t n);                            // n floats, all NaN (an unwritten output fails)
+  std::vector<float> host(const float* d, size_t n);    // waits for the device, then copies back
+  Backend* gpu = nullptr;
+  std::vector<DeviceBuffer> bufs_;
+};
 
 std::mt19937& rng();  // seeded from std::random_device once; the seed is printed
 std::vector<float> randn(size_t n, float mean = 0.f, float sd = 1.f);

@@ -138,88 +138,67 @@ std::string describe(const MlstmCase& c) {
          (c.fresh ? " fresh" : " random-state") + " window=" + std::to_string(c.window) + " gates=" + g;
 }
 
-class CudaMlstm : public ::testing::Test {
+class CudaMlstm : public ::testing::Test, protected GpuBuffers {
  protected:
   void SetUp() override {
     std::string why;
     if (!cuda_available(&why)) GTEST_SKIP() << "no usable CUDA device: " << why;
     if (!gpu_) gpu_ = new CudaBackend(0);
     if (!cpu_) cpu_ = new cpu::CpuBackend(0);
+    gpu = gpu_;
     gpu_->set_mlstm_path(MlstmPath::Auto);
     gpu_->set_mlstm_segment_chunks(0);
   }
-  float* dev(const std::vector<float>& h) {
-    bufs_.emplace_back(gpu_, std::max<size_t>(4, h.size() * 4));
-    if (!h.empty()) gpu_->upload(bufs_.back().data(), h.data(), h.size() * 4);
-    return bufs_.back().f32();
-  }
-  float* poisoned(size_t n) {
-    bufs_.emplace_back(gpu_, std::max<size_t>(4, n * 4));
-    std::vector<float> nan(n, std::nanf(""));
-    gpu_->upload(bufs_.back().data(), nan.data(), n * 4);
-    return bufs_.back().f32();
-  }
-  std::vector<float> host(const float* d, size_t n) {
-    std::vector<float> h(n);
-    gpu_->synchronize();
-    gpu_->download(h.data(), d, n * 4);
-    return h;
-  }
-
   struct Errs {
     double h = 0, C = 0, n = 0, m = 0;                  // GPU against float64
     double cpu_h = 0;                                   // CPU backend against float64
     double vs_cpu_h = 0, vs_cpu_C = 0, vs_cpu_n = 0;    // GPU against the CPU backend
     double row_gpu = 0, row_cpu = 0;  // largest row error over its RowCond model (GPU's precision; float32)
   };
-  // Every (token, head) row's error against its RowCond model: u_num knum + u32 kden for the GPU (u_num:
-  // the path's numerator precision), u32 (knum + kden) for the CPU backend. The largest ratios go to Errs.
-  static void row_conditioning(const MlstmCase& c, const std::vector<float>& hg, const std::vector<float>& hc,
-                               const std::vector<double>& h64, const std::vector<RowCond>& cond, double u_num,
-                               Errs& e) {
-    for (int64_t r = 0; r < int64_t(c.B) * c.T * c.NH; ++r) {
-      double eg = 0, ec = 0, ref = 0;
+  // Squared errors of one (token, head) row of h against float64: GPU, CPU backend; and the row's norm^2.
+  struct RowErr {
+    double err2 = 0, cerr2 = 0, ref2 = 0;
+    int64_t r = 0;
+  };
+  static std::vector<RowErr> row_errors(const MlstmCase& c, const std::vector<float>& hg, const std::vector<float>& hc,
+                                        const std::vector<double>& h64) {
+    std::vector<RowErr> rows(size_t(int64_t(c.B) * c.T * c.NH));
+    for (size_t r = 0; r < rows.size(); ++r) {
+      RowErr& w = rows[r];
+      w.r = int64_t(r);
       for (int j = 0; j < c.DV; ++j) {
-        const size_t i = size_t(r * c.DV + j);
-        eg += (hg[i] - h64[i]) * (hg[i] - h64[i]), ec += (hc[i] - h64[i]) * (hc[i] - h64[i]), ref += h64[i] * h64[i];
+        const size_t i = r * size_t(c.DV) + size_t(j);
+        w.err2 += (hg[i] - h64[i]) * (hg[i] - h64[i]), w.cerr2 += (hc[i] - h64[i]) * (hc[i] - h64[i]);
+        w.ref2 += h64[i] * h64[i];
       }
-      if (ref == 0) continue;
-      const RowCond& k = cond[size_t(r)];
-      e.row_gpu = std::max(e.row_gpu, std::sqrt(eg / ref) / (u_num * k.knum + kU32 * k.kden));
-      e.row_cpu = std::max(e.row_cpu, std::sqrt(ec / ref) / (kU32 * (k.knum + k.kden)));
     }
+    return rows;
+  }
+  // A row's error over its RowCond model: u_num knum + u32 kden for the GPU (u_num: the path's numerator
+  // precision), u32 (knum + kden) for the CPU backend.
+  static double gpu_ratio(const RowErr& w, const RowCond& k, double u_num) {
+    return std::sqrt(w.err2 / w.ref2) / (u_num * k.knum + kU32 * k.kden);
+  }
+  static double cpu_ratio(const RowErr& w, const RowCond& k) {
+    return std::sqrt(w.cerr2 / w.ref2) / (kU32 * (k.knum + k.kden));
   }
 
-  // Where a draw comes near its bound: the (token, head) rows that carry most of the squared error, with
-  // the float64 normaliser, |qs.n| and the row's position in its chunk (what the chunkwise form may get
-  // wrong), so a rare failure says where its error comes from.
-  static void print_worst_rows(const MlstmCase& c, const std::vector<float>& hg, const std::vector<float>& hc,
-                               const std::vector<double>& h64, const std::vector<RowCond>& cond,
+  // Where a draw comes near its bound: the rows that carry most of the squared error, with the float64
+  // normaliser, the row's conditioning and its position in its chunk, so a rare failure says where its
+  // error comes from.
+  static void print_worst_rows(const MlstmCase& c, std::vector<RowErr> rows, const std::vector<RowCond>& cond,
                                double u_num) {
-    struct Row {
-      double err2, ref2, cerr2;
-      int64_t r;
-    };
-    std::vector<Row> rows;
     double tot_err2 = 0, tot_ref2 = 0;
-    const int64_t nrow = int64_t(c.B) * c.T * c.NH;
-    for (int64_t r = 0; r < nrow; ++r) {
-      Row w{0, 0, 0, r};
-      for (int j = 0; j < c.DV; ++j) {
-        const size_t i = size_t(r * c.DV + j);
-        w.err2 += (hg[i] - h64[i]) * (hg[i] - h64[i]), w.ref2 += h64[i] * h64[i];
-        w.cerr2 += (hc[i] - h64[i]) * (hc[i] - h64[i]);
-      }
-      tot_err2 += w.err2, tot_ref2 += w.ref2;
-      rows.push_back(w);
-    }
-    std::partial_sort(rows.begin(), rows.begin() + std::min<int64_t>(5, nrow), rows.end(),
-                      [](const Row& a, const Row& b) { return a.err2 > b.err2; });
+    for (const RowErr& w : rows) tot_err2 += w.err2, tot_ref2 += w.ref2;
+    const size_t shown = std::min<size_t>(5, rows.size());
+    std::partial_sort(rows.begin(), rows.begin() + std::ptrdiff_t(shown), rows.end(),
+                      [](const RowErr& a, const RowErr& b) { return a.err2 > b.err2; });
     std::printf("mlstm near-bound draw (%s): ||h|| %.3e, err %.3e\n", describe(c).c_str(), std::sqrt(tot_ref2),
                 std::sqrt(tot_err2 / tot_ref2));
     const int L = c.chunk > 0 ? c.chunk : 64;
-    for (int i = 0; i < std::min<int64_t>(5, nrow); ++i) {
-      const Row& w = rows[size_t(i)];
+    for (size_t i = 0; i < shown; ++i) {
+      const RowErr& w = rows[i];
+      if (w.ref2 == 0) continue;
       const int64_t t = (w.r / c.NH) % c.T;
       const RowCond& k = cond[size_t(w.r)];
       std::printf("  row t=%lld (chunk %lld pos %lld) head %lld: share of err^2 %.2f, ||h_t|| %.3e (share of "
@@ -227,8 +206,7 @@ class CudaMlstm : public ::testing::Test {
                   "cpu %.2f\n",
                   (long long)t, (long long)(t / L), (long long)(t % L), (long long)(w.r % c.NH), w.err2 / tot_err2,
                   std::sqrt(w.ref2), w.ref2 / tot_ref2, std::sqrt(w.err2 / w.ref2), std::sqrt(w.cerr2 / w.ref2),
-                  k.den, k.knum, k.kden, std::sqrt(w.err2 / w.ref2) / (u_num * k.knum + kU32 * k.kden),
-                  std::sqrt(w.cerr2 / w.ref2) / (kU32 * (k.knum + k.kden)));
+                  k.den, k.knum, k.kden, gpu_ratio(w, k, u_num), cpu_ratio(w, k));
     }
   }
 
@@ -305,8 +283,13 @@ class CudaMlstm : public ::testing::Test {
     // and output products are bf16x3 (hi/lo splits: ~2^-16 relative), their normaliser float32.
     const bool chunkwise = path != MlstmPath::Recurrent && c.T >= c.chunk && c.chunk > 1 && c.DK <= 256;
     const double u_num = chunkwise ? kUSplit : kU32;
-    row_conditioning(c, hg, hcpu, h64, cond64, u_num, e);
-    if (e.h > kTolChunkH / 4 || e.row_gpu > kRowC / 4) print_worst_rows(c, hg, hcpu, h64, cond64, u_num);
+    const std::vector<RowErr> rows_err = row_errors(c, hg, hcpu, h64);
+    for (const RowErr& w : rows_err) {
+      if (w.ref2 == 0) continue;
+      e.row_gpu = std::max(e.row_gpu, gpu_ratio(w, cond64[size_t(w.r)], u_num));
+      e.row_cpu = std::max(e.row_cpu, cpu_ratio(w, cond64[size_t(w.r)]));
+    }
+    if (e.h > kTolChunkH / 4 || e.row_gpu > kRowC / 4) print_worst_rows(c, rows_err, cond64, u_num);
     for (int b = 0; b < c.B; ++b) {
       const std::vector<float> Cg = host(gC[b], nC), ng = host(gn[b], nn), mg = host(gm[b], nm);
       e.C = std::max(e.C, rel_err(Cg, C64[b]));
@@ -342,7 +325,6 @@ class CudaMlstm : public ::testing::Test {
 
   static CudaBackend* gpu_;
   static cpu::CpuBackend* cpu_;
-  std::vector<DeviceBuffer> bufs_;
 };
 CudaBackend* CudaMlstm::gpu_ = nullptr;
 cpu::CpuBackend* CudaMlstm::cpu_ = nullptr;

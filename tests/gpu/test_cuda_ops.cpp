@@ -35,52 +35,24 @@ constexpr double kTolF32 = 2e-5;
 constexpr double kTolBf16 = 1e-2;
 constexpr double kTolF16 = 5e-3;
 
-class CudaOps : public ::testing::Test {
+class CudaOps : public ::testing::Test, protected GpuBuffers {
  protected:
   void SetUp() override {
     std::string why;
     if (!cuda_available(&why)) GTEST_SKIP() << "no usable CUDA device: " << why;
     if (!gpu_) gpu_ = new CudaBackend(0);
     if (!cpu_) cpu_ = new cpu::CpuBackend(0);
+    gpu = gpu_;
     gpu_->set_linear_path(LinearPath::Auto);
     gpu_->set_mlstm_path(MlstmPath::Auto);
     gpu_->set_mlstm_segment_chunks(0);
   }
   static void TearDownTestSuite() {}
 
-  // Device copy of a host vector (freed at the end of the test).
-  float* dev(const std::vector<float>& h) {
-    bufs_.emplace_back(gpu_, std::max<size_t>(4, h.size() * 4));
-    if (!h.empty()) gpu_->upload(bufs_.back().data(), h.data(), h.size() * 4);
-    return bufs_.back().f32();
-  }
-  template <typename T>
-  T* dev_raw(const std::vector<T>& h) {
-    bufs_.emplace_back(gpu_, std::max<size_t>(4, h.size() * sizeof(T)));
-    gpu_->upload(bufs_.back().data(), h.data(), h.size() * sizeof(T));
-    return static_cast<T*>(bufs_.back().data());
-  }
-  // Device buffer of n floats filled with NaN.
-  float* poisoned(size_t n) {
-    bufs_.emplace_back(gpu_, std::max<size_t>(4, n * 4));
-    std::vector<float> nan(n, std::nanf(""));
-    gpu_->upload(bufs_.back().data(), nan.data(), n * 4);
-    return bufs_.back().f32();
-  }
-  std::vector<float> host(const float* d, size_t n) {
-    std::vector<float> h(n);
-    gpu_->synchronize();
-    gpu_->download(h.data(), d, n * 4);
-    return h;
-  }
-
   // Device buffer of n elements of activation type t filled with NaN (0xffff for 16-bit types).
   void* poisoned_act(size_t n, DType t) {
     if (t == DType::F32) return poisoned(n);
-    bufs_.emplace_back(gpu_, std::max<size_t>(4, n * 2));
-    std::vector<uint16_t> nan(n, 0xffff);
-    gpu_->upload(bufs_.back().data(), nan.data(), n * 2);
-    return bufs_.back().data();
+    return dev_raw(std::vector<uint16_t>(n, 0xffff));
   }
   // Activation-typed device data as float32 on the host (exact widening).
   std::vector<float> host_act(const void* d, DType t, size_t n) {
@@ -109,7 +81,6 @@ class CudaOps : public ::testing::Test {
 
   static CudaBackend* gpu_;
   static cpu::CpuBackend* cpu_;
-  std::vector<DeviceBuffer> bufs_;
 };
 
 // Tolerance for an output written as activation type t on top of the path's own: the rounding of t.
