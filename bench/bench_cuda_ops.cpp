@@ -7,6 +7,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -124,7 +125,7 @@ WeightPtr view(void* p, int64_t rows, int64_t cols) {
   return w;
 }
 
-void model_bench(CudaBackend& be, double copy_tbs, double peak_tflops, bool quick) {
+void model_bench(CudaBackend& be, double copy_tbs, double peak_tflops, bool quick, bool for_profiler) {
   const int64_t D = 4096, NH = 8, DK = 256, DV = 512, F = 10944, V = 50304, QK = NH * DK, VV = NH * DV;
   const int64_t P = 2 * QK + 2 * VV + 2 * NH;
   const int layers = 32;
@@ -214,13 +215,13 @@ void model_bench(CudaBackend& be, double copy_tbs, double peak_tflops, bool quic
       if (shape != 3) op(1, [&] { be.mlstm(a); });
       if (shape == 0) op(2, [&] { be.mhln_gate(hp, pp + 2 * QK + VV, P, *mw, nullptr, 1e-6f, N, int(NH), int(DV), xa); });
       op(0, [&] { be.linear(*w.out, nullptr, xa, VV, N, xp, D, true); });
-      if (fuse_norm) op(0, [&] { be.rmsnorm_linear(xp, *nw, nullptr, 1e-6f, N, xa, *w.gu, nullptr, gu, 2 * F); });
+      // rmsnorm_linear_swiglu: one GEMV with the norm and SwiGLU folded in at N <= 4; otherwise its parts
+      if (fuse_norm) op(0, [&] { be.rmsnorm_linear_swiglu(xp, *nw, nullptr, 1e-6f, N, xa, *w.gu, nullptr, gu); });
       else {
         if (shape == 0) op(2, [&] { be.rmsnorm(xp, *nw, nullptr, 1e-6f, N, D, xa); });
         op(0, [&] { be.linear(*w.gu, nullptr, xa, D, N, gu, 2 * F); });
+        if (shape == 0) op(2, [&] { be.swiglu(gu, N, F); });
       }
-      // linear_swiglu, in its two parts: SwiGLU in place, then the product reads gu[:, 0:F]
-      if (shape == 0) op(2, [&] { cuda::launch_swiglu_inplace(gu.p, gu.dt, N, F, be.stream()); });
       op(0, [&] { be.linear(*w.down, nullptr, ConstAct(gu), 2 * F, N, xp, D, true); });
     }
     // Last token of each sequence: the final norm, then the head.
@@ -246,6 +247,23 @@ void model_bench(CudaBackend& be, double copy_tbs, double peak_tflops, bool quic
       op(2, [&] { be.softcap(logits.f32(), B, V, V, 30.f); });
   };
 
+  if (for_profiler) {  // plain launches for ncu: two decode steps at B = 1 and at B = 16, one prefill of 8192
+    for (int B : {1, 16}) {
+      DeviceBuffer states(&be, layer_state * size_t(layers) * size_t(B) * 4);
+      be.zero(states.data(), states.bytes());
+      std::vector<std::vector<MlstmState>> st(size_t(layers), std::vector<MlstmState>(static_cast<size_t>(B)));
+      for (int l = 0; l < layers; ++l)
+        for (int b = 0; b < B; ++b) {
+          float* q = states.f32() + (size_t(l) * size_t(B) + size_t(b)) * layer_state;
+          st[size_t(l)][size_t(b)] = {q, q + NH * DK * DV, q + NH * DK * DV + NH * DK};
+        }
+      forward(B, 1, st);
+      forward(B, 1, st);
+      if (B == 1) forward(1, int(maxN), st);
+    }
+    be.synchronize();
+    return;
+  }
   for (int B : {1, 16}) {  // decode: one step as a graph; with and without programmatic dependent launch
     DeviceBuffer states(&be, layer_state * size_t(layers) * size_t(B) * 4);
     be.zero(states.data(), states.bytes());
@@ -276,6 +294,18 @@ void model_bench(CudaBackend& be, double copy_tbs, double peak_tflops, bool quic
     shape = 0;
     cuda::set_pdl_enabled(true);
     be.set_gemm_tuning(true);
+    // The token loop as the Decoder runs it: a graph replay then the ids copied back, per step (the host's
+    // share of a step is this row minus the graph's).
+    {
+      using clk = std::chrono::steady_clock;
+      const int n = quick ? 16 : 64;
+      std::vector<int32_t> out(static_cast<size_t>(B));
+      auto g = be.capture([&] { forward(B, 1, st); });
+      auto t0 = clk::now();
+      for (int i = 0; i < n; ++i) g->replay(), be.download(out.data(), ids.data(), size_t(B) * 4);
+      double ms = std::chrono::duration<double, std::milli>(clk::now() - t0).count() / n;
+      report("token loop B=" + std::to_string(B) + " (replay + id copy)", ms, fmtd("%.0f tok/s", B * 1e3 / ms), "");
+    }
   }
   for (int T : {2048, 8192}) {  // prefill of one sequence
     if (T > maxN) continue;
@@ -319,12 +349,14 @@ void print_summary() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false, mlstm_only = false, mlstm_profile = false, model_only = false, gemv_sweep = false;
+  bool quick = false, mlstm_only = false, mlstm_profile = false, model_only = false, model_profile = false,
+       gemv_sweep = false;
   for (int i = 1; i < argc; ++i) {
     quick = quick || std::strcmp(argv[i], "--quick") == 0;
     mlstm_only = mlstm_only || std::strcmp(argv[i], "--mlstm-only") == 0;  // for profilers
     mlstm_profile = mlstm_profile || std::strcmp(argv[i], "--mlstm-profile") == 0;
     model_only = model_only || std::strcmp(argv[i], "--model-only") == 0;  // the 7B stack only
+    model_profile = model_profile || std::strcmp(argv[i], "--model-profile") == 0;  // its steps once, for ncu
     gemv_sweep = gemv_sweep || std::strcmp(argv[i], "--gemv-sweep") == 0;  // decode products, every K split
   }
   if (quick) g_reps = 5;
@@ -371,8 +403,12 @@ int main(int argc, char** argv) {
     report("d2d copy 1 GiB (read + write)", ms, fmtd("%.2f TB/s", copy_tbs), "ceiling");
   }
 
+  if (model_profile) {
+    model_bench(be, copy_tbs, peak_tflops, false, true);
+    return 0;
+  }
   if (model_only) {
-    model_bench(be, copy_tbs, peak_tflops, false);
+    model_bench(be, copy_tbs, peak_tflops, false, false);
     print_summary();
     return 0;
   }
@@ -601,10 +637,10 @@ int main(int argc, char** argv) {
       double bytes = 2.0 * N * D * 4;
       report("rmsnorm 8192x4096", ms, fmtd("%.2f TB/s", bytes / (ms * 1e-3) / 1e12),
              fmtd("floor %.4f ms", bytes / (copy_tbs * 1e12) * 1e3));
-      DeviceBuffer gu = rand_dev(size_t(N * 2 * F)), yf(&be, size_t(N * F) * 4);
-      ms = time_ms([&](int) { be.swiglu(gu.f32(), N, F, yf.f32()); });
+      DeviceBuffer gu = rand_dev(size_t(N * 2 * F)), gu2 = rand_dev(size_t(N * 2 * F));
+      ms = time_ms([&](int) { be.swiglu(gu2.f32(), N, F); });
       bytes = 3.0 * N * F * 4;
-      report("swiglu 8192x10944", ms, fmtd("%.2f TB/s", bytes / (ms * 1e-3) / 1e12),
+      report("swiglu in place 8192x10944", ms, fmtd("%.2f TB/s", bytes / (ms * 1e-3) / 1e12),
              fmtd("floor %.4f ms", bytes / (copy_tbs * 1e12) * 1e3));
       std::vector<float> wm = randn(size_t(V));
       WeightPtr mw = be.make_vector({HostTensor{"w", DType::F32, {V}, wm.data()}});
@@ -638,7 +674,7 @@ int main(int argc, char** argv) {
       report("mhln_gate 8192x8x512 -> bf16", ms, fmtd("%.2f TB/s", bytes / (ms * 1e-3) / 1e12),
              fmtd("floor %.4f ms", bytes / (copy_tbs * 1e12) * 1e3));
     }
-    model_bench(be, copy_tbs, peak_tflops, quick);
+    model_bench(be, copy_tbs, peak_tflops, quick, false);
   }
   print_summary();
   return 0;

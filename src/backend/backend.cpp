@@ -27,6 +27,13 @@ void Backend::rmsnorm_linear(const float* x, const Weight& nw, const Weight* nb,
   linear(W, bias, ConstAct(xn), W.cols, N, y, ldy);
 }
 
+void Backend::rmsnorm_linear_swiglu(const float* x, const Weight& nw, const Weight* nb, float eps, int64_t N, Act xn,
+                                    const Weight& W, const Weight* bias, Act gu) {
+  XLSTM_CHECK(W.rows % 2 == 0, "rmsnorm_linear_swiglu: gate|up weight has an odd number of rows ({})", W.rows);
+  rmsnorm_linear(x, nw, nb, eps, N, xn, W, bias, gu, W.rows);
+  swiglu(gu, N, W.rows / 2);
+}
+
 void Backend::sample(float* logits, int B, int64_t V, float cap, SampleRow* rows, int32_t* ids) {
   if (cap > 0) softcap(logits, B, V, V, cap);
   std::vector<float> host(size_t(B) * size_t(V));

@@ -129,18 +129,13 @@ class Backend {
   // ---- ops (shapes in brackets; N = number of token rows) ---------------------------------------------
   // The activation type in which linear() reads x for N rows of weights of dtype `weight` without a
   // conversion pass (F32 or that 16-bit dtype). Model code makes the producers of a product's input
-  // (rmsnorm, mhln_gate, linear feeding linear_swiglu) write this type. CPU: always F32.
+  // (rmsnorm, mhln_gate, rmsnorm_linear_swiglu) write this type. CPU: always F32.
   virtual DType matmul_dtype(DType weight, int64_t N) const { (void)weight, (void)N; return DType::F32; }
   // y[N, W.rows] (row stride ldy) = x[N, W.cols] (row stride ldx) · W^T (+ bias[W.rows]); x and y of any
   // Act type (y rounded once, after the bias). accumulate: y += that instead (y F32; the residual add
   // folded into the product). x and y must not overlap.
   virtual void linear(const Weight& W, const Weight* bias, ConstAct x, int64_t ldx, int64_t N, Act y,
                       int64_t ldy, bool accumulate = false) = 0;
-  // y[N, W.rows] (row stride ldy, float32) (+)= (silu(gu[:, 0:F]) * gu[:, F:2F]) · W^T (+ bias), F = W.cols;
-  // gu [N, 2F] contiguous, any Act type. The FFN's down projection with SwiGLU on its input; gu is
-  // scratch afterwards (a backend may write the gated product over gu[:, 0:F]).
-  virtual void linear_swiglu(const Weight& W, const Weight* bias, Act gu, int64_t N, float* y, int64_t ldy,
-                             bool accumulate = false) = 0;
   // y[N, W.rows] (row stride ldy) = RMSNorm(x) · W^T (+ bias), RMSNorm(x) = x * rsqrt(mean(x^2) + eps) * nw
   // (+ nb); x [N, W.cols] float32 contiguous; xn: scratch [N, W.cols] of matmul_dtype(W.dtype, N) that the
   // normed rows may be written to (a backend that folds the norm into the product leaves it unwritten;
@@ -149,6 +144,13 @@ class Backend {
   // nw and the dot products by the row's rsqrt, so the norm costs no launch.
   virtual void rmsnorm_linear(const float* x, const Weight& nw, const Weight* nb, float eps, int64_t N, Act xn,
                               const Weight& W, const Weight* bias, Act y, int64_t ldy);
+  // The FFN's input half: gu[N, 2F] = [gate | up] = RMSNorm(x) · W^T (+ bias), F = W.rows / 2, then
+  // gu[:, 0:F] = silu(gate) * up (gu[:, F:2F] is scratch afterwards); the down projection is linear() over
+  // gu[:, 0:F] with row stride 2F. Arguments as rmsnorm_linear; gu contiguous, of any Act type. The default
+  // is exactly rmsnorm_linear(x -> gu), then swiglu(gu): the CPU's result. The CUDA GEMV (N <= 4) gives
+  // each of its row groups gate rows j, j+1 and up rows j, j+1 and writes silu(gate) * up directly.
+  virtual void rmsnorm_linear_swiglu(const float* x, const Weight& nw, const Weight* nb, float eps, int64_t N,
+                                     Act xn, const Weight& W, const Weight* bias, Act gu);
   // y[N, E.cols] = E[ids[n], :]; ids: device int32 [N], each in [0, E.rows) (checked by the caller)
   virtual void embed(const Weight& E, const int32_t* ids, int64_t N, float* y) = 0;
   // y[N, D] = x * rsqrt(mean(x^2) + eps) * w (+ b)        (x, y may alias when y is F32)
@@ -168,8 +170,8 @@ class Backend {
   // no per-head affine; o read with row stride ldo; h [N, NH, DV] contiguous; w, b [NH*DV]; y any Act type.
   virtual void mhln_gate(const float* h, const float* o, int64_t ldo, const Weight& w, const Weight* b,
                          float eps, int64_t N, int NH, int DV, Act y) = 0;
-  // y[N, F] = silu(gu[n, 0:F]) * gu[n, F:2F]      (gu [N, 2F] contiguous)
-  virtual void swiglu(const float* gu, int64_t N, int64_t F, float* y) = 0;
+  // In place: gu[n, 0:F] = silu(gu[n, 0:F]) * gu[n, F:2F]      (gu [N, 2F] contiguous, any Act type)
+  virtual void swiglu(Act gu, int64_t N, int64_t F) = 0;
   // cap > 0: first logits = cap * tanh(logits / cap) in place (softcap). Then ids[b] = the draw of
   // sample_row (backend/sampling.h) from logits[b, :] with rows[b], and rows[b].step += 1. logits [B, V],
   // rows [B] and ids [B] live on the device. The default downloads, samples on the host and uploads; a

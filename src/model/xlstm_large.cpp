@@ -3,9 +3,9 @@
 //   q|k|v|o|i|f = RMSNorm(x) . W_in; x += down(silu(gate) * up) of RMSNorm(x); logits = cap(head(RMSNorm(x))).
 // Projections are fused at load (one [2QK+2V+2NH, D] matrix, one [2F, D] gate|up matrix) so each block
 // runs four matrix products. Prefill runs in pieces of bounded length so memory does not grow with T.
-// The residual adds are folded into the out_proj and down products (they accumulate into x), SwiGLU
-// into the down projection's input (linear_swiglu), the RMSNorms into the products they feed
-// (rmsnorm_linear: on the CUDA GEMV, N <= 4, no launch of their own), and every product input is written in the
+// The residual adds are folded into the out_proj and down products (they accumulate into x), the RMSNorms
+// into the products they feed and SwiGLU into the gate|up product (rmsnorm_linear, rmsnorm_linear_swiglu:
+// on the CUDA GEMV, N <= 4, no launches of their own), and every product input is written in the
 // backend's matmul_dtype (bf16 for many rows on CUDA: no conversion pass inside the product).
 // Workspace: four buffers (per row; float32 unless noted):
 //   x_  [D]                    the residual stream
@@ -133,9 +133,9 @@ class XlstmLarge final : public Model {
     be_.mlstm(a);
     be_.mhln_gate(h, proj + 2 * QK_ + V_, P_, *k.mh_w, k.mh_b.get(), c_.norm_eps, Nr, int(NH_), int(DV_), xy);
     be_.linear(*k.out_w, k.out_b.get(), xy, V_, Nr, x, D_, true);  // x += out_proj(...)
-    be_.rmsnorm_linear(x, *k.norm_ffn_w, k.norm_ffn_b.get(), c_.norm_eps, Nr, xy, *k.gate_up_w, k.gate_up_b.get(), gu,
-                       2 * F_);
-    be_.linear_swiglu(*k.down_w, k.down_b.get(), gu, Nr, x, D_, true);  // x += down(silu(gate) * up)
+    be_.rmsnorm_linear_swiglu(x, *k.norm_ffn_w, k.norm_ffn_b.get(), c_.norm_eps, Nr, xy, *k.gate_up_w,
+                              k.gate_up_b.get(), gu);                              // gu[:, :F] = silu(gate) * up
+    be_.linear(*k.down_w, k.down_b.get(), gu, 2 * F_, Nr, x, D_, true);  // x += down(gu[:, :F])
   }
 
   // Logits for positions [t0, t0+Tp) that fall in the last n_out positions of each sequence.

@@ -355,18 +355,19 @@ TEST_F(CudaOps, AddSoftcapSwigluMatchCpu) {
     record("softcap", e);
     EXPECT_LT(e, kTolF32);
   }
-  for (auto [N, F] : {std::pair<int64_t, int64_t>{1, 10944}, {5, 10944}, {3, 37}, {2, 1}}) {
-    std::vector<float> gu = randn(size_t(N * 2 * F), 0.f, 3.f), ref(size_t(N * F));
-    cpu_->swiglu(gu.data(), N, F, ref.data());
-    float* y = poisoned(ref.size());
-    gpu_->swiglu(dev(gu), N, F, y);
-    const double e = rel_err(host(y, ref.size()), ref);
-    record("swiglu", e);
-    EXPECT_LT(e, kTolF32) << N << "x" << F;
-  }
+  for (auto [N, F] : {std::pair<int64_t, int64_t>{1, 10944}, {5, 10944}, {3, 37}, {2, 1}})
+    for (DType t : {DType::F32, DType::BF16}) {  // in place: gu[:, 0:F] = silu(gate) * up, gu[:, F:2F] kept
+      std::vector<float> gu = randn(size_t(N * 2 * F), 0.f, 3.f), ref;
+      void* dg = dev_act(gu, t, &ref);
+      cpu_->swiglu(ref.data(), N, F);
+      gpu_->swiglu(Act(dg, t), N, F);
+      const double e = rel_err(host_act(dg, t, ref.size()), ref);
+      record(std::string("swiglu ") + dtype_name(t), e);
+      EXPECT_LT(e, act_tol(t, kTolF32)) << N << "x" << F;
+    }
 }
 
-// ---- typed activations, accumulating products, linear_swiglu, matmul_dtype --------------------------------
+// ---- typed activations, accumulating products, rmsnorm_linear_swiglu, matmul_dtype --------------------------------
 
 TEST_F(CudaOps, RmsnormWrites16BitActivations) {
   for (auto [N, D] : {std::pair<int64_t, int64_t>{1, 4096}, {16, 4096}, {3, 37}, {5, 1}, {2, 10000}, {65, 256}})
@@ -481,30 +482,39 @@ TEST_F(CudaLinear, RmsnormLinearMatchesCpu) {
           }
 }
 
-TEST_F(CudaLinear, SwigluProductMatchesCpu) {
+// rmsnorm_linear_swiglu (SwiGLU in the GEMV's epilogue for N <= 4 with float32 gu; rmsnorm_linear then
+// swiglu otherwise) against the CPU, on every path: the 7B shape, an odd F (a last row group with one
+// gate/up pair) and a K that is no multiple of 8 (no vector loads: the unfused ops). gu[:, 0:F] is compared;
+// the xn scratch starts poisoned.
+TEST_F(CudaLinear, RmsnormLinearSwigluMatchesCpu) {
   for (LinearPath path : {LinearPath::Auto, LinearPath::Gemv, LinearPath::Cublas})
-    for (auto [M, F] : {std::pair<int64_t, int64_t>{4096, 10944}, {300, 264}, {33, 37}})
-      for (int64_t N : {1, 2, 4, 5, 16, 33})
+    for (auto [F, K] : {std::pair<int64_t, int64_t>{10944, 4096}, {301, 264}, {33, 40}, {20, 37}})
+      for (int64_t N : {1, 2, 4, 5, 16})
         for (DType gt : {DType::F32, DType::BF16})
           for (bool with_b : {false, true}) {
-            if (M == 4096 && (path != LinearPath::Auto || (N != 1 && N != 16) || with_b)) continue;  // few 7B cases
-            std::vector<float> w = randn(size_t(M * F), 0.f, 1.f / std::sqrt(float(F))), bv = randn(size_t(M));
-            std::vector<float> gu = randn(size_t(N * 2 * F), 0.f, 2.f), gr;
-            HostTensor wt{"w", DType::F32, {M, F}, w.data()}, bt{"b", DType::F32, {M}, bv.data()};
+            if (F == 10944 && (path != LinearPath::Auto || (N != 1 && N != 16) || with_b)) continue;  // few 7B cases
+            std::vector<float> w = randn(size_t(2 * F * K), 0.f, 1.f / std::sqrt(float(K))), bv = randn(size_t(2 * F));
+            std::vector<float> x = randn(size_t(N * K), 0.2f, 3.f), nwv = randn(size_t(K), 1.f, 0.3f);
+            HostTensor wt{"w", DType::F32, {2 * F, K}, w.data()}, bt{"b", DType::F32, {2 * F}, bv.data()},
+                nt{"n", DType::F32, {K}, nwv.data()};
             WeightPtr gw = gpu_->make_weight({wt}, DType::BF16), cw = cpu_->make_weight({wt}, DType::BF16);
             WeightPtr gb = gpu_->make_vector({bt}), cb = cpu_->make_vector({bt});
-            void* dg = dev_act(gu, gt, &gr);
-            std::vector<float> ref(size_t(N * M));
-            cpu_->linear_swiglu(*cw, with_b ? cb.get() : nullptr, gr.data(), N, ref.data(), M);
-            float* y = poisoned(ref.size());
+            WeightPtr gn = gpu_->make_vector({nt}), cn = cpu_->make_vector({nt});
+            std::vector<float> xn(size_t(N * K)), ref(size_t(N * 2 * F));
+            cpu_->rmsnorm_linear_swiglu(x.data(), *cn, nullptr, 1e-6f, N, xn.data(), *cw, with_b ? cb.get() : nullptr,
+                                        ref.data());
             gpu_->set_linear_path(path);
-            gpu_->linear_swiglu(*gw, with_b ? gb.get() : nullptr, Act(dg, gt), N, y, M);
+            const DType at = gpu_->matmul_dtype(DType::BF16, N);
+            void* gu = poisoned_act(size_t(N * 2 * F), gt);
+            gpu_->rmsnorm_linear_swiglu(dev(x), *gn, nullptr, 1e-6f, N, Act(poisoned_act(size_t(N * K), at), at), *gw,
+                                        with_b ? gb.get() : nullptr, Act(gu, gt));
             const bool f32_path = path == LinearPath::Gemv || (path == LinearPath::Auto && N <= 4);
-            const double e = rel_err(host(y, ref.size()), ref);
-            record(std::string("linear_swiglu ") + (f32_path ? "gemv" : "cublas") + " gu " + dtype_name(gt), e);
-            // The gated product is written over gu in gu's type: a 16-bit gu adds its rounding.
-            EXPECT_LT(e, f32_path ? act_tol(gt, kTolF32) : kTolBf16)
-                << "M=" << M << " F=" << F << " N=" << N << " gu " << dtype_name(gt) << " path " << int(path);
+            const std::vector<float> got = host_act(gu, gt, ref.size());
+            const double e = rel_err(got.data(), ref.data(), N, F, 2 * F);
+            record(std::string("rmsnorm_linear_swiglu ") + (f32_path ? "gemv" : "cublas") + " gu " + dtype_name(gt), e);
+            // A 16-bit gu adds its rounding (the product's, then SwiGLU's over it).
+            EXPECT_LT(e, f32_path ? act_tol(gt, kTolF32) : kTolBf16 + (gt == DType::F32 ? 0 : 5e-3))
+                << "F=" << F << " K=" << K << " N=" << N << " gu " << dtype_name(gt) << " path " << int(path);
           }
 }
 
@@ -562,8 +572,8 @@ TEST_F(CudaOps, CapturedFusedBlockReplaysLikeCpu) {
       be->rmsnorm_linear(xp, *nw_, nullptr, 1e-6f, N, xy, *in_, nullptr, proj, P);
       be->mhln_gate(hp, proj + V, P, *mw_, nullptr, 1e-6f, N, NH, DV, xy);
       be->linear(*out_, nullptr, xy, V, N, xp, D, true);
-      be->rmsnorm_linear(xp, *nw_, nullptr, 1e-6f, N, xy, *gu_, nullptr, gu, 2 * F);
-      be->linear_swiglu(*down_, nullptr, gu, N, xp, D, true);
+      be->rmsnorm_linear_swiglu(xp, *nw_, nullptr, 1e-6f, N, xy, *gu_, nullptr, gu);
+      be->linear(*down_, nullptr, gu, 2 * F, N, xp, D, true);
       be->rmsnorm_linear(xp, *nw_, nullptr, 1e-6f, N, xy, *head_, nullptr, logits, Vocab);
     };
     std::vector<float> cx = x, cxy(size_t(N * std::max(D, V))), cproj(size_t(N * P)), cgu(size_t(N * 2 * F)),
@@ -632,6 +642,48 @@ TEST_F(CudaOps, SampleGreedyMatchesHostAndSampledStaysInTopK) {
     int64_t larger = 0;
     for (int64_t i = 0; i < V; ++i) larger += row[i] > row[got[b]];
     EXPECT_LT(larger, 40) << "row " << b;
+  }
+}
+
+// The first pass runs on slices of 2048 logits per block: greedy ids across slice boundaries, with a
+// planted tie between two slices (the lowest id wins, as on the host), for vocabularies of one slice, a
+// slice and one, and many slices; the sampled path keeps drawing inside the top-k.
+TEST_F(CudaOps, SampleAcrossSlices) {
+  const int B = 2;
+  for (int64_t V : {int64_t(1), int64_t(7), int64_t(2048), int64_t(2049), int64_t(50304), int64_t(300001)}) {
+    std::vector<float> logits = randn(size_t(B) * size_t(V), 0.f, 5.f);
+    if (V > 2) {  // row 0: a tie between ids V/3 and V-1; row 1: the maximum at the very last id
+      logits[size_t(V / 3)] = logits[size_t(V - 1)] = 100.f;
+      logits[size_t(V + V - 1)] = 100.f;
+    }
+    std::vector<SampleRow> rows(B);
+    std::vector<int32_t> ref(B);
+    std::vector<SampleRow> ref_rows = rows;
+    float* dl = dev(logits);
+    cpu_->sample(logits.data(), B, V, 0.f, ref_rows.data(), ref.data());
+    SampleRow* dr = dev_raw(rows);
+    int32_t* di = dev_raw(std::vector<int32_t>(B, -1));
+    gpu_->sample(dl, B, V, 0.f, dr, di);
+    std::vector<int32_t> got(B);
+    gpu_->synchronize();
+    gpu_->download(got.data(), di, B * 4);
+    EXPECT_EQ(got, ref) << "V=" << V;
+    if (V > 2) {
+      EXPECT_EQ(got[0], int32_t(V / 3)) << "V=" << V;
+    }
+    for (auto& r : rows) r.temperature = 0.7f, r.top_k = 5, r.seed = 99;
+    gpu_->upload(dr, rows.data(), B * sizeof(SampleRow));
+    gpu_->sample(dl, B, V, 0.f, dr, di);
+    gpu_->synchronize();
+    gpu_->download(got.data(), di, B * 4);
+    for (int b = 0; b < B; ++b) {
+      ASSERT_GE(got[b], 0);
+      ASSERT_LT(got[b], V);
+      const float* row = logits.data() + size_t(b) * size_t(V);
+      int64_t larger = 0;
+      for (int64_t i = 0; i < V; ++i) larger += row[i] > row[got[b]];
+      EXPECT_LT(larger, 5) << "V=" << V << " row " << b;
+    }
   }
 }
 

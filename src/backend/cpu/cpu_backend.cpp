@@ -183,27 +183,6 @@ void CpuBackend::linear(const Weight& W, const Weight* bias, ConstAct x, int64_t
   }
 }
 
-void CpuBackend::linear_swiglu(const Weight& W, const Weight* bias, Act gu, int64_t N, float* y, int64_t ldy,
-                               bool accumulate) {
-  const int64_t F = W.cols;
-  std::vector<float> t;
-  float* g = static_cast<float*>(gu.p);
-  if (gu.dt != DType::F32) {
-    int64_t ld = 0;
-    widen_act(ConstAct(gu), N, 2 * F, 2 * F, t, &ld);
-    g = t.data();
-  }
-  // The gated product over gu[:, 0:F] (row stride 2F), then the product.
-  parallel_for(N, 1, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      float* gr = g + r * 2 * F;
-      const float* ur = gr + F;
-      for (int64_t i = 0; i < F; ++i) gr[i] = gr[i] / (1.0f + std::exp(-gr[i])) * ur[i];
-    }
-  });
-  linear(W, bias, static_cast<const float*>(g), 2 * F, N, y, ldy, accumulate);
-}
-
 void CpuBackend::embed(const Weight& E, const int32_t* ids, int64_t N, float* y) {
   const int64_t D = E.cols;
   const size_t esz = dtype_size(E.dtype);
@@ -294,12 +273,17 @@ void CpuBackend::mhln_gate(const float* h, const float* o, int64_t ldo, const We
   });
 }
 
-void CpuBackend::swiglu(const float* gu, int64_t N, int64_t F, float* y) {
+void CpuBackend::swiglu(Act gu, int64_t N, int64_t F) {
+  std::vector<float> t;
+  int64_t ld = 2 * F;
+  float* g = gu.dt == DType::F32 ? static_cast<float*>(gu.p)
+                                 : const_cast<float*>(widen_act(ConstAct(gu), N, 2 * F, 2 * F, t, &ld));
   parallel_for(N, 1, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
-      const float* g = gu + r * 2 * F;
-      const float* u = g + F;
-      for (int64_t i = 0; i < F; ++i) y[r * F + i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+      float* gr = g + r * ld;
+      const float* ur = gr + F;
+      for (int64_t i = 0; i < F; ++i) gr[i] = gr[i] / (1.0f + std::exp(-gr[i])) * ur[i];
+      if (gu.dt != DType::F32) store_act(gu, r * 2 * F, gr, F);
     }
   });
 }

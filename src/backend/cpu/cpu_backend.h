@@ -27,8 +27,6 @@ class CpuBackend final : public Backend {
 
   void linear(const Weight& W, const Weight* bias, ConstAct x, int64_t ldx, int64_t N, Act y, int64_t ldy,
               bool accumulate = false) override;
-  void linear_swiglu(const Weight& W, const Weight* bias, Act gu, int64_t N, float* y, int64_t ldy,
-                     bool accumulate = false) override;
   void embed(const Weight& E, const int32_t* ids, int64_t N, float* y) override;
   void rmsnorm(const float* x, const Weight& w, const Weight* b, float eps, int64_t N, int64_t D,
                Act y) override;
@@ -39,7 +37,7 @@ class CpuBackend final : public Backend {
   void mlstm(const MlstmArgs& a) override;
   void mhln_gate(const float* h, const float* o, int64_t ldo, const Weight& w, const Weight* b, float eps,
                  int64_t N, int NH, int DV, Act y) override;
-  void swiglu(const float* gu, int64_t N, int64_t F, float* y) override;
+  void swiglu(Act gu, int64_t N, int64_t F) override;
 
   // ---- ops of the original xLSTM family (cpu_v1_ops.cpp, cpu_slstm.cpp) ----
   bool has_v1_ops() const override { return true; }

@@ -277,17 +277,6 @@ void CudaBackend::linear(const Weight& W, const Weight* bias, ConstAct x, int64_
   }
 }
 
-void CudaBackend::linear_swiglu(const Weight& W, const Weight* bias, Act gu, int64_t N, float* y, int64_t ldy,
-                                bool accumulate) {
-  if (N <= 0) return;
-  const int64_t F = W.cols;
-  // The gated product over gu[:, 0:F] (row stride 2F), then the product reads it there. (A GEMV that
-  // applied SwiGLU as it read its input measured the same at N = 1: each of its blocks re-reads the whole
-  // gate|up row from L2; docs/cuda-notes.md.)
-  launch_swiglu_inplace(gu.p, gu.dt, N, F, stream_);
-  linear(W, bias, ConstAct(gu), 2 * F, N, y, ldy, accumulate);
-}
-
 void CudaBackend::rmsnorm_linear(const float* x, const Weight& nw, const Weight* nb, float eps, int64_t N, Act xn,
                                  const Weight& W, const Weight* bias, Act y, int64_t ldy) {
   if (N <= 0) return;
@@ -304,6 +293,26 @@ void CudaBackend::rmsnorm_linear(const float* x, const Weight& nw, const Weight*
   XLSTM_CHECK(!bias || bias->rows == M, "rmsnorm_linear: bias has {} entries, expected {}", bias ? bias->rows : 0, M);
   launch_gemv(W.dtype, W.data, M, K, fptr(bias), x, K, N, static_cast<float*>(y.p), ldy, false, sm_count_, stream_,
               fptr(&nw), eps);
+}
+
+void CudaBackend::rmsnorm_linear_swiglu(const float* x, const Weight& nw, const Weight* nb, float eps, int64_t N,
+                                        Act xn, const Weight& W, const Weight* bias, Act gu) {
+  if (N <= 0) return;
+  const int64_t M = W.rows, K = W.cols;
+  LinearPath path = linear_path_;
+  if (path == LinearPath::Auto) path = N <= 4 ? LinearPath::Gemv : LinearPath::Cublas;  // as linear()
+  // The GEMV computes gate and up rows side by side and writes silu(gate) * up: no SwiGLU launch, and
+  // gu[:, F:2F] is never written. (Applying SwiGLU as the down product reads its input measured no gain
+  // at N = 1: each of its blocks re-reads the whole gate|up row from L2; docs/cuda-notes.md.)
+  if (path != LinearPath::Gemv || nb != nullptr || gu.dt != DType::F32 || nw.rows != K ||
+      !gemv_glu_supported(W.dtype, W.data, M, K, x, K, fptr(&nw))) {
+    Backend::rmsnorm_linear_swiglu(x, nw, nb, eps, N, xn, W, bias, gu);
+    return;
+  }
+  XLSTM_CHECK(!bias || bias->rows == M, "rmsnorm_linear_swiglu: bias has {} entries, expected {}",
+              bias ? bias->rows : 0, M);
+  launch_gemv_glu(W.dtype, W.data, M, K, fptr(bias), x, K, N, static_cast<float*>(gu.p), M, sm_count_, stream_,
+                  fptr(&nw), eps);
 }
 
 void CudaBackend::embed(const Weight& E, const int32_t* ids, int64_t N, float* y) {
@@ -337,10 +346,13 @@ void CudaBackend::mhln_gate(const float* h, const float* o, int64_t ldo, const W
   launch_mhln_gate(h, o, ldo, fptr(&w), fptr(b), eps, N, NH, DV, y.p, y.dt, stream_);
 }
 
-void CudaBackend::swiglu(const float* gu, int64_t N, int64_t F, float* y) { launch_swiglu(gu, N, F, y, stream_); }
+void CudaBackend::swiglu(Act gu, int64_t N, int64_t F) { launch_swiglu_inplace(gu.p, gu.dt, N, F, stream_); }
 
 void CudaBackend::sample(float* logits, int B, int64_t V, float cap, SampleRow* rows, int32_t* ids) {
-  launch_sample(logits, B, V, cap, rows, ids, stream_);
+  // Sized for at least 64 rows, so that a graph captured at one batch size is not left holding a slot that
+  // a later, larger batch reallocated.
+  void* part = ws_.get(Workspace::kSample, sample_scratch_bytes(std::max(B, 64), V));
+  launch_sample(logits, B, V, cap, rows, ids, part, stream_);
 }
 
 std::unique_ptr<Graph> CudaBackend::capture(const std::function<void()>& fn) {

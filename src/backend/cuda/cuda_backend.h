@@ -43,10 +43,10 @@ class CudaBackend final : public Backend {
   DType matmul_dtype(DType weight, int64_t N) const override;
   void linear(const Weight& W, const Weight* bias, ConstAct x, int64_t ldx, int64_t N, Act y, int64_t ldy,
               bool accumulate = false) override;
-  void linear_swiglu(const Weight& W, const Weight* bias, Act gu, int64_t N, float* y, int64_t ldy,
-                     bool accumulate = false) override;
   void rmsnorm_linear(const float* x, const Weight& nw, const Weight* nb, float eps, int64_t N, Act xn,
                       const Weight& W, const Weight* bias, Act y, int64_t ldy) override;
+  void rmsnorm_linear_swiglu(const float* x, const Weight& nw, const Weight* nb, float eps, int64_t N, Act xn,
+                             const Weight& W, const Weight* bias, Act gu) override;
   void embed(const Weight& E, const int32_t* ids, int64_t N, float* y) override;
   void rmsnorm(const float* x, const Weight& w, const Weight* b, float eps, int64_t N, int64_t D,
                Act y) override;
@@ -57,7 +57,7 @@ class CudaBackend final : public Backend {
   void mlstm(const MlstmArgs& a) override;
   void mhln_gate(const float* h, const float* o, int64_t ldo, const Weight& w, const Weight* b, float eps,
                  int64_t N, int NH, int DV, Act y) override;
-  void swiglu(const float* gu, int64_t N, int64_t F, float* y) override;
+  void swiglu(Act gu, int64_t N, int64_t F) override;
   void sample(float* logits, int B, int64_t V, float cap, SampleRow* rows, int32_t* ids) override;
   // Stream capture of fn's launches into a CUDA graph (relaxed mode: fn may not synchronise, free or
   // grow a workspace, so run it once uncaptured first).

@@ -40,31 +40,7 @@ dim3 row_grid(int64_t rows, int64_t cols, int threads) {
   return dim3(unsigned(cb < 1 ? 1 : cb), unsigned(rows > 65535 ? 65535 : rows));
 }
 
-__device__ __forceinline__ float silu_mul(float g, float u) { return g / (1.0f + expf(-g)) * u; }
-
 // Row-structured kernels use grid (column blocks, rows) so that no thread divides by a row length.
-__global__ void swiglu_vec4(const float* gu, int64_t N, int64_t F, float* y) {
-  pdl_trigger();
-  pdl_wait();
-  const int64_t F4 = F / 4;
-  for (int64_t r = blockIdx.y; r < N; r += gridDim.y) {
-    const float4* g4 = reinterpret_cast<const float4*>(gu + r * 2 * F);
-    const float4* u4 = reinterpret_cast<const float4*>(gu + r * 2 * F + F);
-    float4* y4 = reinterpret_cast<float4*>(y + r * F);
-    for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < F4; c += int64_t(gridDim.x) * blockDim.x) {
-      float4 g = g4[c], u = u4[c];
-      y4[c] = make_float4(silu_mul(g.x, u.x), silu_mul(g.y, u.y), silu_mul(g.z, u.z), silu_mul(g.w, u.w));
-    }
-  }
-}
-__global__ void swiglu_scalar(const float* gu, int64_t N, int64_t F, float* y) {
-  pdl_trigger();
-  pdl_wait();
-  for (int64_t r = blockIdx.y; r < N; r += gridDim.y)
-    for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < F; c += int64_t(gridDim.x) * blockDim.x)
-      y[r * F + c] = silu_mul(gu[r * 2 * F + c], gu[r * 2 * F + F + c]);
-}
-
 template <typename WT>
 __global__ void embed_kernel(const typename WT::storage* E, int64_t rows, int64_t D, const int32_t* ids, float* y) {
   pdl_trigger();
@@ -226,14 +202,6 @@ void launch_add(float* x, const float* y, int64_t n, cudaStream_t s) {
 void launch_softcap(float* x, int64_t rows, int64_t cols, int64_t ld, float cap, cudaStream_t s) {
   if (rows <= 0 || cols <= 0) return;
   launch_kernel(softcap_kernel, row_grid(rows, cols, kThreads), kThreads, 0, s, x, rows, cols, ld, cap);
-}
-
-void launch_swiglu(const float* gu, int64_t N, int64_t F, float* y, cudaStream_t s) {
-  if (N <= 0 || F <= 0) return;
-  if (F % 4 == 0 && aligned16(gu) && aligned16(y))
-    launch_kernel(swiglu_vec4, row_grid(N, F / 4, kThreads), kThreads, 0, s, gu, N, F, y);
-  else
-    launch_kernel(swiglu_scalar, row_grid(N, F, kThreads), kThreads, 0, s, gu, N, F, y);
 }
 
 void launch_embed(DType et, const void* E, int64_t rows, int64_t D, const int32_t* ids, int64_t N, float* y,

@@ -14,8 +14,6 @@ namespace xlstm::cuda {
 void launch_add(float* x, const float* y, int64_t n, cudaStream_t s);
 // x[r*ld + c] = cap * tanh(x[r*ld + c] / cap), r < rows, c < cols
 void launch_softcap(float* x, int64_t rows, int64_t cols, int64_t ld, float cap, cudaStream_t s);
-// y[n, F] = silu(gu[n, 0:F]) * gu[n, F:2F]
-void launch_swiglu(const float* gu, int64_t N, int64_t F, float* y, cudaStream_t s);
 // y[n, D] = float(E[ids[n], :]); E [rows, D] of dtype et. Ids outside [0, rows) give a row of NaN.
 void launch_embed(DType et, const void* E, int64_t rows, int64_t D, const int32_t* ids, int64_t N, float* y,
                   cudaStream_t s);

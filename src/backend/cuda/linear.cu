@@ -28,7 +28,10 @@ constexpr int kGemvWarps = 8;    // warps per block
 // NORM: the product reads RMSNorm(x) * nw instead of x: x is scaled by nw as it is read, every warp sums
 // x^2 of the K it covers (the S warps of a group cover all of K, so the group has the row's sum), and the
 // dot products are scaled by rsqrt(mean(x^2) + eps) before the bias.
-template <typename WT, int NB, bool VEC, bool NORM>
+// GLU: W is [gate; up] (M = 2F rows); group g takes gate rows 2g, 2g+1 and up rows F+2g, F+2g+1 and writes
+// y[n, j] = silu(gate_j) * up_j for j = 2g, 2g+1 (the SwiGLU of Backend::rmsnorm_linear_swiglu, no pass
+// of its own). Never accumulating.
+template <typename WT, int NB, bool VEC, bool NORM, bool GLU>
 __global__ __launch_bounds__(kGemvWarps * 32) void gemv_kernel(const typename WT::storage* __restrict__ W, int64_t M,
                                                                int64_t K, const float* __restrict__ bias,
                                                                const float* __restrict__ x, int64_t ldx, int N,
@@ -38,12 +41,16 @@ __global__ __launch_bounds__(kGemvWarps * 32) void gemv_kernel(const typename WT
   constexpr int PV = WT::kPerVec;
   __shared__ float red[kGemvWarps][kGemvRows * NB];
   __shared__ float red_ss[kGemvWarps][NB];
+  __shared__ float fin[GLU ? kGemvWarps : 1][kGemvRows * NB];  // GLU: the finished dot products
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int groups = kGemvWarps / S, grp = warp / S, part = warp % S;
-  const int64_t r0 = (int64_t(blockIdx.x) * groups + grp) * kGemvRows;
+  const int64_t gi = int64_t(blockIdx.x) * groups + grp, Fh = M / 2;
+  // The weight row of the group's row r, and whether it exists.
+  auto wrow = [&](int64_t g, int r) -> int64_t { return GLU ? (r < 2 ? 2 * g + r : Fh + 2 * g + r - 2) : g * kGemvRows + r; };
+  auto wok = [&](int64_t g, int r) -> bool { return GLU ? 2 * g + (r & 1) < Fh : g * kGemvRows + r < M; };
   // The weights do not depend on the kernels before this one: start pulling this thread's first vectors
   // into L2 while they finish (programmatic dependent launch), then wait for x.
-  if (VEC && r0 < M) {
+  if (VEC && wok(gi, 0)) {
     const int64_t nv = K / PV;
 #pragma unroll
     for (int u = 0; u < 2; ++u) {
@@ -51,7 +58,7 @@ __global__ __launch_bounds__(kGemvWarps * 32) void gemv_kernel(const typename WT
       if (v < nv)
 #pragma unroll
         for (int r = 0; r < kGemvRows; ++r)
-          if (r0 + r < M) prefetch_l2(W + (r0 + r) * K + v * PV);
+          if (wok(gi, r)) prefetch_l2(W + wrow(gi, r) * K + v * PV);
     }
   }
   pdl_trigger();
@@ -64,7 +71,11 @@ __global__ __launch_bounds__(kGemvWarps * 32) void gemv_kernel(const typename WT
 #pragma unroll
     for (int n = 0; n < NB; ++n) acc[r][n] = 0.f;
 
-  if (r0 < M) {
+  if (wok(gi, 0)) {
+    const typename WT::storage* wr[kGemvRows];
+    bool ok[kGemvRows];
+#pragma unroll
+    for (int r = 0; r < kGemvRows; ++r) ok[r] = wok(gi, r), wr[r] = W + (ok[r] ? wrow(gi, r) : 0) * K;
     if (VEC) {
       const int64_t nv = K / PV;
 #pragma unroll 2
@@ -73,7 +84,7 @@ __global__ __launch_bounds__(kGemvWarps * 32) void gemv_kernel(const typename WT
 #pragma unroll
         for (int r = 0; r < kGemvRows; ++r) {
           uint4 wv = make_uint4(0, 0, 0, 0);
-          if (r0 + r < M) wv = ld_stream(W + (r0 + r) * K + v * PV);
+          if (ok[r]) wv = ld_stream(wr[r] + v * PV);
           WT::unpack(wv, wf[r]);
         }
         float nf[PV];
@@ -108,7 +119,7 @@ __global__ __launch_bounds__(kGemvWarps * 32) void gemv_kernel(const typename WT
       for (int64_t k = int64_t(part) * 32 + lane; k < K; k += 32 * S) {
         float wf[kGemvRows];
 #pragma unroll
-        for (int r = 0; r < kGemvRows; ++r) wf[r] = r0 + r < M ? WT::load(W + (r0 + r) * K, k) : 0.f;
+        for (int r = 0; r < kGemvRows; ++r) wf[r] = ok[r] ? WT::load(wr[r], k) : 0.f;
 #pragma unroll
         for (int n = 0; n < NB; ++n) {
           if (n < N) {
@@ -141,8 +152,9 @@ __global__ __launch_bounds__(kGemvWarps * 32) void gemv_kernel(const typename WT
   const int t = threadIdx.x;
   if (t < groups * kGemvRows * NB) {
     const int g = t / (kGemvRows * NB), e = t % (kGemvRows * NB), r = e / NB, n = e % NB;
-    const int64_t row = (int64_t(blockIdx.x) * groups + g) * kGemvRows + r;
-    if (row < M && n < N) {
+    const int64_t gg = int64_t(blockIdx.x) * groups + g;
+    if (wok(gg, r) && n < N) {
+      const int64_t row = wrow(gg, r);
       float sum = 0.f;
       for (int p = 0; p < S; ++p) sum += red[g * S + p][e];
       if (NORM) {
@@ -151,8 +163,20 @@ __global__ __launch_bounds__(kGemvWarps * 32) void gemv_kernel(const typename WT
         sum *= 1.0f / sqrtf(sq / float(K) + eps);
       }
       float out = sum + (bias ? bias[row] : 0.f);
-      if (accumulate) out += y[n * ldy + row];
-      y[n * ldy + row] = out;
+      if (GLU) {
+        fin[g][e] = out;
+      } else {
+        if (accumulate) out += y[n * ldy + row];
+        y[n * ldy + row] = out;
+      }
+    }
+  }
+  if (GLU) {
+    __syncthreads();
+    if (t < groups * 2 * NB) {
+      const int g = t / (2 * NB), p = (t % (2 * NB)) / NB, n = t % NB;
+      const int64_t j = 2 * (int64_t(blockIdx.x) * groups + g) + p;
+      if (j < Fh && n < N) y[n * ldy + j] = silu_mul(fin[g][p * NB + n], fin[g][(2 + p) * NB + n]);
     }
   }
 }
@@ -161,16 +185,17 @@ int g_force_split = 0;  // > 0: the benchmark's sweep forces S
 
 template <typename WT, int NB>
 void gemv_nb(const void* W, int64_t M, int64_t K, const float* bias, const float* x, int64_t ldx, int N, float* y,
-             int64_t ldy, bool accumulate, const float* nw, float eps, int sm_count, cudaStream_t s) {
+             int64_t ldy, bool accumulate, const float* nw, float eps, bool glu, int sm_count, cudaStream_t s) {
   const bool vec = K % WT::kPerVec == 0 && aligned16(W) && aligned16(x) && ldx % 4 == 0 && (!nw || aligned16(nw));
-  auto kernel = nw ? (vec ? gemv_kernel<WT, NB, true, true> : gemv_kernel<WT, NB, false, true>)
-                   : (vec ? gemv_kernel<WT, NB, true, false> : gemv_kernel<WT, NB, false, false>);
+  auto kernel = glu ? (nw ? gemv_kernel<WT, NB, true, true, true> : gemv_kernel<WT, NB, true, false, true>)
+                : nw ? (vec ? gemv_kernel<WT, NB, true, true, false> : gemv_kernel<WT, NB, false, true, false>)
+                     : (vec ? gemv_kernel<WT, NB, true, false, false> : gemv_kernel<WT, NB, false, false, false>);
   // Warps splitting K per row group. One row (NB = 1, decode of one sequence), from the H100 sweep
   // (bench_cuda_ops --gemv-sweep; docs/cuda-notes.md): 8 for many rows without a folded norm (qkv,
   // gate|up, head: 97-104% of the copy rate, against 94-100% at the earlier choice), 4 otherwise (4096
   // rows: 8 is 4-12% slower; with the norm folded in, 8 is 2-3% slower than 4); at least 2 vectors per
   // lane. Several rows: enough warps for ~32 per SM, at least 4 vectors per lane.
-  const int64_t row_groups = ceil_div(M, kGemvRows);
+  const int64_t row_groups = glu ? ceil_div(M / 2, 2) : ceil_div(M, kGemvRows);
   int S = 1;
   if (NB == 1) {
     const int64_t max_split = std::max<int64_t>(1, K / WT::kPerVec / (32 * 2));
@@ -189,15 +214,15 @@ void gemv_nb(const void* W, int64_t M, int64_t K, const float* bias, const float
 
 template <typename WT>
 void gemv_t(const void* W, int64_t M, int64_t K, const float* bias, const float* x, int64_t ldx, int64_t N, float* y,
-            int64_t ldy, bool accumulate, const float* nw, float eps, int sm_count, cudaStream_t s) {
+            int64_t ldy, bool accumulate, const float* nw, float eps, bool glu, int sm_count, cudaStream_t s) {
   for (int64_t n0 = 0; n0 < N; n0 += 4) {
     const int nb = int(N - n0 < 4 ? N - n0 : 4);
     const float* xn = x + n0 * ldx;
     float* yn = y + n0 * ldy;
     switch (nb) {
-      case 1: gemv_nb<WT, 1>(W, M, K, bias, xn, ldx, nb, yn, ldy, accumulate, nw, eps, sm_count, s); break;
-      case 2: gemv_nb<WT, 2>(W, M, K, bias, xn, ldx, nb, yn, ldy, accumulate, nw, eps, sm_count, s); break;
-      default: gemv_nb<WT, 4>(W, M, K, bias, xn, ldx, nb, yn, ldy, accumulate, nw, eps, sm_count, s); break;
+      case 1: gemv_nb<WT, 1>(W, M, K, bias, xn, ldx, nb, yn, ldy, accumulate, nw, eps, glu, sm_count, s); break;
+      case 2: gemv_nb<WT, 2>(W, M, K, bias, xn, ldx, nb, yn, ldy, accumulate, nw, eps, glu, sm_count, s); break;
+      default: gemv_nb<WT, 4>(W, M, K, bias, xn, ldx, nb, yn, ldy, accumulate, nw, eps, glu, sm_count, s); break;
     }
   }
 }
@@ -310,9 +335,27 @@ void launch_gemv(DType wt, const void* W, int64_t M, int64_t K, const float* bia
                  float norm_eps) {
   if (N <= 0 || M <= 0) return;
   switch (wt) {
-    case DType::BF16: gemv_t<Bf16T>(W, M, K, bias, x, ldx, N, y, ldy, accumulate, norm_w, norm_eps, sm_count, s); break;
-    case DType::F16: gemv_t<F16T>(W, M, K, bias, x, ldx, N, y, ldy, accumulate, norm_w, norm_eps, sm_count, s); break;
-    case DType::F32: gemv_t<F32T>(W, M, K, bias, x, ldx, N, y, ldy, accumulate, norm_w, norm_eps, sm_count, s); break;
+    case DType::BF16: gemv_t<Bf16T>(W, M, K, bias, x, ldx, N, y, ldy, accumulate, norm_w, norm_eps, false, sm_count, s); break;
+    case DType::F16: gemv_t<F16T>(W, M, K, bias, x, ldx, N, y, ldy, accumulate, norm_w, norm_eps, false, sm_count, s); break;
+    case DType::F32: gemv_t<F32T>(W, M, K, bias, x, ldx, N, y, ldy, accumulate, norm_w, norm_eps, false, sm_count, s); break;
+  }
+}
+
+bool gemv_glu_supported(DType wt, const void* W, int64_t M, int64_t K, const float* x, int64_t ldx,
+                        const float* norm_w) {
+  const int pv = wt == DType::F32 ? 4 : 8;
+  return M % 2 == 0 && K % pv == 0 && aligned16(W) && aligned16(x) && ldx % 4 == 0 && (!norm_w || aligned16(norm_w));
+}
+
+void launch_gemv_glu(DType wt, const void* W, int64_t M, int64_t K, const float* bias, const float* x, int64_t ldx,
+                     int64_t N, float* y, int64_t ldy, int sm_count, cudaStream_t s, const float* norm_w,
+                     float norm_eps) {
+  if (N <= 0 || M <= 0) return;
+  CUDA_REQUIRE(gemv_glu_supported(wt, W, M, K, x, ldx, norm_w), "launch_gemv_glu: unsupported shape or alignment");
+  switch (wt) {
+    case DType::BF16: gemv_t<Bf16T>(W, M, K, bias, x, ldx, N, y, ldy, false, norm_w, norm_eps, true, sm_count, s); break;
+    case DType::F16: gemv_t<F16T>(W, M, K, bias, x, ldx, N, y, ldy, false, norm_w, norm_eps, true, sm_count, s); break;
+    case DType::F32: gemv_t<F32T>(W, M, K, bias, x, ldx, N, y, ldy, false, norm_w, norm_eps, true, sm_count, s); break;
   }
 }
 

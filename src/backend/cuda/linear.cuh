@@ -24,6 +24,15 @@ void launch_gemv(DType wt, const void* W, int64_t M, int64_t K, const float* bia
                  int64_t N, float* y, int64_t ldy, bool accumulate, int sm_count, cudaStream_t s,
                  const float* norm_w = nullptr, float norm_eps = 0.f);
 
+// The GEMV with SwiGLU in its epilogue (Backend::rmsnorm_linear_swiglu at N <= 4): W = [gate; up], M = 2F
+// rows; y[N, F] (row stride ldy) = silu(x·gate^T + bg) * (x·up^T + bu), x normed as above when norm_w is
+// set. Needs gemv_glu_supported (even M, 16-byte vector loads possible).
+bool gemv_glu_supported(DType wt, const void* W, int64_t M, int64_t K, const float* x, int64_t ldx,
+                        const float* norm_w);
+void launch_gemv_glu(DType wt, const void* W, int64_t M, int64_t K, const float* bias, const float* x, int64_t ldx,
+                     int64_t N, float* y, int64_t ldy, int sm_count, cudaStream_t s, const float* norm_w,
+                     float norm_eps);
+
 // Forces the GEMV's K split S (warps per group of 4 rows: 1, 2, 4 or 8; 0: the heuristic). Benchmark only.
 void set_gemv_split(int S);
 

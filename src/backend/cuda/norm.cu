@@ -77,6 +77,60 @@ __global__ void row_norm_kernel(RowNormArgs a) {
   }
 }
 
+// The same op with the row held in registers (VEC rows of at most R float4 per thread): x, w and b are read
+// once, w and b before the wait for the previous kernel (weights), so the chain of a short row (decode: a
+// head of 512 values, a row of 4096) is one round of loads and two block reductions.
+template <bool CENTER, int R, typename OT>
+__global__ void row_norm_reg_kernel(RowNormArgs a) {
+  __shared__ float red[32];
+  const int64_t row = blockIdx.x, n4 = a.len / 4;
+  const int64_t goff = (row % a.groups) * a.len;
+  float4 xv[R], wv[R], bv[R];
+  const float4 one = make_float4(1.f, 1.f, 1.f, 1.f), zero = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+  for (int k = 0; k < R; ++k) {
+    const int64_t i = threadIdx.x + int64_t(k) * blockDim.x;
+    wv[k] = a.w && i < n4 ? reinterpret_cast<const float4*>(a.w + goff)[i] : one;
+    bv[k] = a.b && i < n4 ? reinterpret_cast<const float4*>(a.b + goff)[i] : zero;
+  }
+  pdl_trigger();
+  pdl_wait();
+  const float* gr = a.gate ? a.gate + (row / a.groups) * a.ldg + goff : nullptr;
+  float4 gv[R];
+  float s = 0.f;
+#pragma unroll
+  for (int k = 0; k < R; ++k) {
+    const int64_t i = threadIdx.x + int64_t(k) * blockDim.x;
+    xv[k] = i < n4 ? reinterpret_cast<const float4*>(a.x + row * a.len)[i] : zero;
+    gv[k] = gr && i < n4 ? reinterpret_cast<const float4*>(gr)[i] : zero;
+    s += (xv[k].x + xv[k].y) + (xv[k].z + xv[k].w);
+  }
+  float mean = 0.f;
+  if (CENTER) mean = block_sum(s, red) / float(a.len);
+  float ss = 0.f;
+#pragma unroll
+  for (int k = 0; k < R; ++k) {
+    const int64_t i = threadIdx.x + int64_t(k) * blockDim.x;
+    if (i < n4) {
+      const float4 d = make_float4(xv[k].x - mean, xv[k].y - mean, xv[k].z - mean, xv[k].w - mean);
+      ss += (d.x * d.x + d.y * d.y) + (d.z * d.z + d.w * d.w);
+    }
+  }
+  const float inv = 1.0f / sqrtf(block_sum(ss, red) / float(a.len) + a.eps);
+  auto fin = [&](float x, float w, float b, float g) {
+    float v = (x - mean) * inv * w + b;
+    return gr ? v / (1.0f + expf(-g)) : v;
+  };
+  OT* yr = static_cast<OT*>(a.y) + row * a.len;
+#pragma unroll
+  for (int k = 0; k < R; ++k) {
+    const int64_t i = threadIdx.x + int64_t(k) * blockDim.x;
+    if (i < n4)
+      act_store4(yr + 4 * i, make_float4(fin(xv[k].x, wv[k].x, bv[k].x, gv[k].x), fin(xv[k].y, wv[k].y, bv[k].y, gv[k].y),
+                                         fin(xv[k].z, wv[k].z, bv[k].z, gv[k].z), fin(xv[k].w, wv[k].w, bv[k].w, gv[k].w)));
+  }
+}
+
 bool aligned_to(const void* p, size_t n) { return (reinterpret_cast<uintptr_t>(p) % n) == 0; }
 
 void launch_row_norm(const RowNormArgs& a, DType yt, bool center, cudaStream_t s) {
@@ -90,7 +144,11 @@ void launch_row_norm(const RowNormArgs& a, DType yt, bool center, cudaStream_t s
   const dim3 grid(unsigned(a.rows));
   with_act_type(yt, [&](auto tag) {
     using OT = decltype(tag);
-    if (center) {
+    if (vec && work <= 4 * int64_t(threads)) {  // the row fits in registers
+      const bool r1 = work <= int64_t(threads);
+      if (center) launch_kernel(r1 ? row_norm_reg_kernel<true, 1, OT> : row_norm_reg_kernel<true, 4, OT>, grid, threads, 0, s, a);
+      else launch_kernel(r1 ? row_norm_reg_kernel<false, 1, OT> : row_norm_reg_kernel<false, 4, OT>, grid, threads, 0, s, a);
+    } else if (center) {
       if (vec) launch_kernel(row_norm_kernel<true, true, OT>, grid, threads, 0, s, a);
       else launch_kernel(row_norm_kernel<true, false, OT>, grid, threads, 0, s, a);
     } else {

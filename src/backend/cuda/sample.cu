@@ -1,5 +1,9 @@
-// Why: see sample.cuh. One block of 1024 threads per row; every pass over the row is a grid-stride
-// loop with block reductions, so any vocabulary size works with no scratch memory.
+// Why: see sample.cuh. Two kernels. The first pass over the logits (soft cap in place, maximum with its
+// lowest index, minimum) runs on P blocks per row, each over one slice, and leaves a partial per block;
+// greedy rows are then one reduction of P partials. The rest (top-k / top-p thresholds, the draw) runs
+// on one block of 1024 threads per row, every pass a block-stride loop with block reductions, so any
+// vocabulary size works.
+#include <algorithm>
 #include <cfloat>
 
 #include "backend/cuda/cuda_common.cuh"
@@ -18,7 +22,14 @@ __device__ double uniform01(uint64_t seed, uint64_t step) {  // == sample_unifor
   return double(z >> 11) * 0x1p-53;
 }
 
-// Block-wide argmax with ties to the lowest index. Returns (value, index) to every thread.
+struct SamplePartial {
+  float best;  // the largest logit of the slice (after the cap)
+  int idx;     // its lowest index (INT32_MAX: none, all NaN)
+  float lo;    // the smallest
+};
+
+// Block-wide argmax with ties to the lowest index (T threads). Returns (value, index) to every thread.
+template <int T>
 __device__ void block_argmax(float& v, int& i, float* sv, int* si) {
   for (int o = 16; o > 0; o >>= 1) {
     float ov = __shfl_xor_sync(0xffffffffu, v, o);
@@ -29,8 +40,8 @@ __device__ void block_argmax(float& v, int& i, float* sv, int* si) {
   __syncthreads();
   if (lane == 0) sv[warp] = v, si[warp] = i;
   __syncthreads();
-  v = lane < (kThreads / 32) ? sv[lane] : -FLT_MAX;
-  i = lane < (kThreads / 32) ? si[lane] : INT32_MAX;
+  v = lane < (T / 32) ? sv[lane] : -FLT_MAX;
+  i = lane < (T / 32) ? si[lane] : INT32_MAX;
   for (int o = 16; o > 0; o >>= 1) {
     float ov = __shfl_xor_sync(0xffffffffu, v, o);
     int oi = __shfl_xor_sync(0xffffffffu, i, o);
@@ -38,12 +49,13 @@ __device__ void block_argmax(float& v, int& i, float* sv, int* si) {
   }
 }
 
+template <int T>
 __device__ float block_min(float v, float* red) {  // every thread gets the minimum
   for (int o = 16; o > 0; o >>= 1) v = fminf(v, __shfl_xor_sync(0xffffffffu, v, o));
   __syncthreads();
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
   __syncthreads();
-  v = (threadIdx.x & 31) < (kThreads / 32) ? red[threadIdx.x & 31] : FLT_MAX;
+  v = (threadIdx.x & 31) < (T / 32) ? red[threadIdx.x & 31] : FLT_MAX;
   for (int o = 16; o > 0; o >>= 1) v = fminf(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;
 }
@@ -60,31 +72,59 @@ __device__ float mass_at_least(const float* l, int64_t V, float t, float m, floa
   return block_sum(s, red);
 }
 
-__global__ void __launch_bounds__(kThreads) sample_kernel(float* __restrict__ logits, int64_t V, float cap,
-                                                          SampleRow* rows, int32_t* ids) {
-  __shared__ float red[32];
-  __shared__ float sv[32];
+constexpr int kFirstThreads = 256;
+constexpr int64_t kSlice = 2048;  // logits per block of the first pass
+
+// The first pass of row blockIdx.y over slice blockIdx.x: the soft cap in place (as the softcap op), and
+// the slice's (max, its lowest index, min) in part[row * P + slice].
+__global__ void __launch_bounds__(kFirstThreads) sample_first_kernel(float* __restrict__ logits, int64_t V,
+                                                                     float cap, SamplePartial* part) {
+  __shared__ float sv[32], red[32];
   __shared__ int si[32];
-  __shared__ float scan[kThreads];
-  float* l = logits + int64_t(blockIdx.x) * V;
+  const int64_t per = (V + gridDim.x - 1) / gridDim.x, j0 = int64_t(blockIdx.x) * per;
+  const int64_t j1 = j0 + per < V ? j0 + per : V;
+  float* l = logits + int64_t(blockIdx.y) * V;
   pdl_trigger();
   pdl_wait();
-  const SampleRow r = rows[blockIdx.x];
   float best = -FLT_MAX, lo_v = FLT_MAX;
   int bi = INT32_MAX;
-  for (int64_t j = threadIdx.x; j < V; j += kThreads) {  // the soft cap, in place (as the softcap op)
+  for (int64_t j = j0 + threadIdx.x; j < j1; j += kFirstThreads) {
     float x = l[j];
     if (cap > 0.f) x = cap * tanhf(x / cap), l[j] = x;
     if (x > best) best = x, bi = int(j);
     lo_v = fminf(lo_v, x);
   }
-  block_argmax(best, bi, sv, si);
+  block_argmax<kFirstThreads>(best, bi, sv, si);
+  lo_v = block_min<kFirstThreads>(lo_v, red);
+  if (threadIdx.x == 0) part[int64_t(blockIdx.y) * gridDim.x + blockIdx.x] = SamplePartial{best, bi, lo_v};
+}
+
+__global__ void __launch_bounds__(kThreads) sample_kernel(const float* __restrict__ logits, int64_t V,
+                                                          const SamplePartial* part, int P, SampleRow* rows,
+                                                          int32_t* ids) {
+  __shared__ float red[32];
+  __shared__ float sv[32];
+  __shared__ int si[32];
+  __shared__ float scan[kThreads];
+  const float* l = logits + int64_t(blockIdx.x) * V;
+  pdl_trigger();
+  pdl_wait();
+  const SampleRow r = rows[blockIdx.x];
+  float best = -FLT_MAX, lo_v = FLT_MAX;
+  int bi = INT32_MAX;
+  for (int p = threadIdx.x; p < P; p += kThreads) {
+    const SamplePartial q = part[int64_t(blockIdx.x) * P + p];
+    if (q.best > best || (q.best == best && q.idx < bi)) best = q.best, bi = q.idx;
+    lo_v = fminf(lo_v, q.lo);
+  }
+  block_argmax<kThreads>(best, bi, sv, si);
+  if (bi == INT32_MAX) bi = 0;  // every logit NaN: as the host's argmax
   const float m = best;
   if (r.temperature <= 0.f) {
     if (threadIdx.x == 0) ids[blockIdx.x] = bi, rows[blockIdx.x].step = r.step + 1;
     return;
   }
-  const float row_min = block_min(lo_v, red);
+  const float row_min = block_min<kThreads>(lo_v, red);
   float tau = -FLT_MAX;
   if (r.top_k > 0 && int64_t(r.top_k) < V) {  // the k-th largest logit: largest t with count(l >= t) >= k
     float lo = row_min, hi = m;               // invariant: count(l >= lo) >= k
@@ -130,7 +170,7 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(float* __restrict__ lo
       // First j whose inclusive prefix exceeds the target, among candidates.
       int mine = (w > 0.f && running + scan[threadIdx.x] > target) ? int(j) : INT32_MAX;
       float dummy = 0.f;
-      block_argmax(dummy, mine, sv, si);  // equal values: lowest index wins
+      block_argmax<kThreads>(dummy, mine, sv, si);  // equal values: lowest index wins
       chosen = mine;
       break;
     }
@@ -142,9 +182,19 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(float* __restrict__ lo
 
 }  // namespace
 
-void launch_sample(float* logits, int B, int64_t V, float cap, SampleRow* rows, int32_t* ids, cudaStream_t s) {
+size_t sample_scratch_bytes(int B, int64_t V) {
+  return size_t(B) * size_t(std::min<int64_t>(kThreads, ceil_div(V, kSlice))) * sizeof(SamplePartial);
+}
+
+void launch_sample(float* logits, int B, int64_t V, float cap, SampleRow* rows, int32_t* ids, void* scratch,
+                   cudaStream_t s) {
   if (B <= 0) return;
-  launch_kernel(sample_kernel, dim3(unsigned(B)), dim3(kThreads), 0, s, logits, V, cap, rows, ids);
+  CUDA_REQUIRE(V >= 1 && V < INT32_MAX && B <= 65535, "sample: vocabulary or batch out of range");
+  const int P = int(std::min<int64_t>(kThreads, ceil_div(V, kSlice)));
+  auto* part = static_cast<SamplePartial*>(scratch);
+  launch_kernel(sample_first_kernel, dim3(unsigned(P), unsigned(B)), dim3(kFirstThreads), 0, s, logits, V, cap, part);
+  launch_kernel(sample_kernel, dim3(unsigned(B)), dim3(kThreads), 0, s, static_cast<const float*>(logits), V,
+                static_cast<const SamplePartial*>(part), P, rows, ids);
 }
 
 }  // namespace xlstm::cuda

@@ -13,7 +13,10 @@
 namespace xlstm::cuda {
 
 // cap > 0: logits = cap * tanh(logits / cap) in place, in the first pass over each row. Then ids[b] =
-// draw from logits [B, V] with rows[b]; rows[b].step += 1. All device pointers.
-void launch_sample(float* logits, int B, int64_t V, float cap, SampleRow* rows, int32_t* ids, cudaStream_t s);
+// draw from logits [B, V] with rows[b]; rows[b].step += 1. All device pointers; scratch holds
+// sample_scratch_bytes(B, V) bytes (the first pass's partials).
+size_t sample_scratch_bytes(int B, int64_t V);
+void launch_sample(float* logits, int B, int64_t V, float cap, SampleRow* rows, int32_t* ids, void* scratch,
+                   cudaStream_t s);
 
 }  // namespace xlstm::cuda

@@ -34,7 +34,8 @@ Workspace::~Workspace() {
 const char* Workspace::slot_name(Slot s) {
   static const char* names[kNumSlots] = {"the converted copy of activations", "the cuBLASLt workspace",
                                          "the chunkwise mLSTM states", "the mLSTM step counters",
-                                         "the weight upload staging buffer", "the float32 product before rounding"};
+                                         "the weight upload staging buffer", "the float32 product before rounding",
+                                         "the sampler's partials"};
   return names[s];
 }
 

@@ -1,5 +1,5 @@
 // Why: device memory the ops need besides their arguments (converted copies of activations and float32
-// products that are rounded afterwards, the cuBLASLt workspace, the chunkwise mLSTM's per-chunk states, the step form's grid counters). Slots grow on demand
+// products that are rounded afterwards, the cuBLASLt workspace, the chunkwise mLSTM's per-chunk states, the step form's grid counters, the sampler's partials). Slots grow on demand
 // and are kept, so the token loop allocates nothing once warm (a precondition for CUDA-graph capture).
 #pragma once
 #include <cstddef>
@@ -11,7 +11,7 @@ void* device_malloc(size_t bytes, const char* what);
 
 class Workspace {
  public:
-  enum Slot { kLinearX, kCublas, kMlstmStates, kCounters, kStaging, kLinearY, kNumSlots };
+  enum Slot { kLinearX, kCublas, kMlstmStates, kCounters, kStaging, kLinearY, kSample, kNumSlots };
   static const char* slot_name(Slot s);
   Workspace() = default;
   ~Workspace();
