@@ -247,16 +247,21 @@ void model_bench(CudaBackend& be, double copy_tbs, double peak_tflops, bool quic
       op(2, [&] { be.softcap(logits.f32(), B, V, V, 30.f); });
   };
 
+  // Zeroed states of B sequences in `states` ([layers][B] blocks of layer_state floats), per layer.
+  auto decode_states = [&](DeviceBuffer& states, int B) {
+    be.zero(states.data(), states.bytes());
+    std::vector<std::vector<MlstmState>> st(size_t(layers), std::vector<MlstmState>(static_cast<size_t>(B)));
+    for (int l = 0; l < layers; ++l)
+      for (int b = 0; b < B; ++b) {
+        float* q = states.f32() + (size_t(l) * size_t(B) + size_t(b)) * layer_state;
+        st[size_t(l)][size_t(b)] = {q, q + NH * DK * DV, q + NH * DK * DV + NH * DK};
+      }
+    return st;
+  };
   if (for_profiler) {  // plain launches for ncu: two decode steps at B = 1 and at B = 16, one prefill of 8192
     for (int B : {1, 16}) {
       DeviceBuffer states(&be, layer_state * size_t(layers) * size_t(B) * 4);
-      be.zero(states.data(), states.bytes());
-      std::vector<std::vector<MlstmState>> st(size_t(layers), std::vector<MlstmState>(static_cast<size_t>(B)));
-      for (int l = 0; l < layers; ++l)
-        for (int b = 0; b < B; ++b) {
-          float* q = states.f32() + (size_t(l) * size_t(B) + size_t(b)) * layer_state;
-          st[size_t(l)][size_t(b)] = {q, q + NH * DK * DV, q + NH * DK * DV + NH * DK};
-        }
+      auto st = decode_states(states, B);
       forward(B, 1, st);
       forward(B, 1, st);
       if (B == 1) forward(1, int(maxN), st);
@@ -266,13 +271,7 @@ void model_bench(CudaBackend& be, double copy_tbs, double peak_tflops, bool quic
   }
   for (int B : {1, 16}) {  // decode: one step as a graph; with and without programmatic dependent launch
     DeviceBuffer states(&be, layer_state * size_t(layers) * size_t(B) * 4);
-    be.zero(states.data(), states.bytes());
-    std::vector<std::vector<MlstmState>> st(size_t(layers), std::vector<MlstmState>(static_cast<size_t>(B)));
-    for (int l = 0; l < layers; ++l)
-      for (int b = 0; b < B; ++b) {
-        float* q = states.f32() + (size_t(l) * size_t(B) + size_t(b)) * layer_state;
-        st[size_t(l)][size_t(b)] = {q, q + NH * DK * DV, q + NH * DK * DV + NH * DK};
-      }
+    auto st = decode_states(states, B);
     const double bytes = double(total) * 2 + double(B) * layers * double(layer_state) * 4 * 2;
     const double floor_ms = bytes / (copy_tbs * 1e12) * 1e3;
     struct Mode {

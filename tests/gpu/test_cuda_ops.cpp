@@ -603,6 +603,18 @@ TEST_F(CudaOps, CapturedFusedBlockReplaysLikeCpu) {
 
 // ---- sampling (Backend::sample) -----------------------------------------------------------------------
 
+// Each got[b] is a valid id among the k largest logits of row b of logits [B, V].
+void expect_in_top_k(const std::vector<float>& logits, int B, int64_t V, const std::vector<int32_t>& got, int64_t k) {
+  for (int b = 0; b < B; ++b) {
+    ASSERT_GE(got[size_t(b)], 0);
+    ASSERT_LT(got[size_t(b)], V);
+    const float* row = logits.data() + size_t(b) * size_t(V);
+    int64_t larger = 0;
+    for (int64_t i = 0; i < V; ++i) larger += row[i] > row[got[size_t(b)]];
+    EXPECT_LT(larger, k) << "V=" << V << " row " << b;
+  }
+}
+
 // Greedy with the logit soft cap fused in (the model's decode path): the same ids as the CPU backend, and
 // the capped logits left in place equal the softcap op's to float32 rounding (tanhf may differ by an ulp).
 TEST_F(CudaOps, SampleGreedyMatchesHostAndSampledStaysInTopK) {
@@ -635,14 +647,7 @@ TEST_F(CudaOps, SampleGreedyMatchesHostAndSampledStaysInTopK) {
   gpu_->sample(dl, B, V, 0.f, dr, di);
   gpu_->synchronize();
   gpu_->download(got.data(), di, B * 4);
-  for (int b = 0; b < B; ++b) {
-    ASSERT_GE(got[b], 0);
-    ASSERT_LT(got[b], V);
-    const float* row = logits.data() + size_t(b) * size_t(V);
-    int64_t larger = 0;
-    for (int64_t i = 0; i < V; ++i) larger += row[i] > row[got[b]];
-    EXPECT_LT(larger, 40) << "row " << b;
-  }
+  expect_in_top_k(logits, B, V, got, 40);
 }
 
 // The first pass runs on slices of 2048 logits per block: greedy ids across slice boundaries, with a
@@ -676,14 +681,7 @@ TEST_F(CudaOps, SampleAcrossSlices) {
     gpu_->sample(dl, B, V, 0.f, dr, di);
     gpu_->synchronize();
     gpu_->download(got.data(), di, B * 4);
-    for (int b = 0; b < B; ++b) {
-      ASSERT_GE(got[b], 0);
-      ASSERT_LT(got[b], V);
-      const float* row = logits.data() + size_t(b) * size_t(V);
-      int64_t larger = 0;
-      for (int64_t i = 0; i < V; ++i) larger += row[i] > row[got[b]];
-      EXPECT_LT(larger, 5) << "V=" << V << " row " << b;
-    }
+    expect_in_top_k(logits, B, V, got, 5);
   }
 }
 

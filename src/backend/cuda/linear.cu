@@ -183,10 +183,15 @@ __global__ __launch_bounds__(kGemvWarps * 32) void gemv_kernel(const typename WT
 
 int g_force_split = 0;  // > 0: the benchmark's sweep forces S
 
+// Whether the 16-byte vector loads apply (VEC): pv weights per vector.
+bool gemv_vec_ok(int pv, const void* W, int64_t K, const float* x, int64_t ldx, const float* nw) {
+  return K % pv == 0 && aligned16(W) && aligned16(x) && ldx % 4 == 0 && (!nw || aligned16(nw));
+}
+
 template <typename WT, int NB>
 void gemv_nb(const void* W, int64_t M, int64_t K, const float* bias, const float* x, int64_t ldx, int N, float* y,
              int64_t ldy, bool accumulate, const float* nw, float eps, bool glu, int sm_count, cudaStream_t s) {
-  const bool vec = K % WT::kPerVec == 0 && aligned16(W) && aligned16(x) && ldx % 4 == 0 && (!nw || aligned16(nw));
+  const bool vec = gemv_vec_ok(WT::kPerVec, W, K, x, ldx, nw);
   auto kernel = glu ? (nw ? gemv_kernel<WT, NB, true, true, true> : gemv_kernel<WT, NB, true, false, true>)
                 : nw ? (vec ? gemv_kernel<WT, NB, true, true, false> : gemv_kernel<WT, NB, false, true, false>)
                      : (vec ? gemv_kernel<WT, NB, true, false, false> : gemv_kernel<WT, NB, false, false, false>);
@@ -330,33 +335,36 @@ void set_gemv_split(int S) {
   g_force_split = S;
 }
 
+namespace {
+void gemv_dispatch(DType wt, const void* W, int64_t M, int64_t K, const float* bias, const float* x, int64_t ldx,
+                   int64_t N, float* y, int64_t ldy, bool accumulate, const float* nw, float eps, bool glu,
+                   int sm_count, cudaStream_t s) {
+  if (N <= 0 || M <= 0) return;
+  switch (wt) {
+    case DType::BF16: gemv_t<Bf16T>(W, M, K, bias, x, ldx, N, y, ldy, accumulate, nw, eps, glu, sm_count, s); break;
+    case DType::F16: gemv_t<F16T>(W, M, K, bias, x, ldx, N, y, ldy, accumulate, nw, eps, glu, sm_count, s); break;
+    case DType::F32: gemv_t<F32T>(W, M, K, bias, x, ldx, N, y, ldy, accumulate, nw, eps, glu, sm_count, s); break;
+  }
+}
+}  // namespace
+
 void launch_gemv(DType wt, const void* W, int64_t M, int64_t K, const float* bias, const float* x, int64_t ldx,
                  int64_t N, float* y, int64_t ldy, bool accumulate, int sm_count, cudaStream_t s, const float* norm_w,
                  float norm_eps) {
-  if (N <= 0 || M <= 0) return;
-  switch (wt) {
-    case DType::BF16: gemv_t<Bf16T>(W, M, K, bias, x, ldx, N, y, ldy, accumulate, norm_w, norm_eps, false, sm_count, s); break;
-    case DType::F16: gemv_t<F16T>(W, M, K, bias, x, ldx, N, y, ldy, accumulate, norm_w, norm_eps, false, sm_count, s); break;
-    case DType::F32: gemv_t<F32T>(W, M, K, bias, x, ldx, N, y, ldy, accumulate, norm_w, norm_eps, false, sm_count, s); break;
-  }
+  gemv_dispatch(wt, W, M, K, bias, x, ldx, N, y, ldy, accumulate, norm_w, norm_eps, false, sm_count, s);
 }
 
 bool gemv_glu_supported(DType wt, const void* W, int64_t M, int64_t K, const float* x, int64_t ldx,
                         const float* norm_w) {
-  const int pv = wt == DType::F32 ? 4 : 8;
-  return M % 2 == 0 && K % pv == 0 && aligned16(W) && aligned16(x) && ldx % 4 == 0 && (!norm_w || aligned16(norm_w));
+  const int pv = wt == DType::F32 ? F32T::kPerVec : Bf16T::kPerVec;  // (F16T's equals Bf16T's)
+  return M % 2 == 0 && gemv_vec_ok(pv, W, K, x, ldx, norm_w);
 }
 
 void launch_gemv_glu(DType wt, const void* W, int64_t M, int64_t K, const float* bias, const float* x, int64_t ldx,
                      int64_t N, float* y, int64_t ldy, int sm_count, cudaStream_t s, const float* norm_w,
                      float norm_eps) {
-  if (N <= 0 || M <= 0) return;
   CUDA_REQUIRE(gemv_glu_supported(wt, W, M, K, x, ldx, norm_w), "launch_gemv_glu: unsupported shape or alignment");
-  switch (wt) {
-    case DType::BF16: gemv_t<Bf16T>(W, M, K, bias, x, ldx, N, y, ldy, false, norm_w, norm_eps, true, sm_count, s); break;
-    case DType::F16: gemv_t<F16T>(W, M, K, bias, x, ldx, N, y, ldy, false, norm_w, norm_eps, true, sm_count, s); break;
-    case DType::F32: gemv_t<F32T>(W, M, K, bias, x, ldx, N, y, ldy, false, norm_w, norm_eps, true, sm_count, s); break;
-  }
+  gemv_dispatch(wt, W, M, K, bias, x, ldx, N, y, ldy, false, norm_w, norm_eps, true, sm_count, s);
 }
 
 bool skinny_mma_supported(DType wt, const void* W, int64_t K, int64_t N) {
