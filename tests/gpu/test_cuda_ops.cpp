@@ -512,8 +512,11 @@ TEST_F(CudaLinear, RmsnormLinearSwigluMatchesCpu) {
             const std::vector<float> got = host_act(gu, gt, ref.size());
             const double e = rel_err(got.data(), ref.data(), N, F, 2 * F);
             record(std::string("rmsnorm_linear_swiglu ") + (f32_path ? "gemv" : "cublas") + " gu " + dtype_name(gt), e);
-            // A 16-bit gu adds its rounding (the product's, then SwiGLU's over it).
-            EXPECT_LT(e, f32_path ? act_tol(gt, kTolF32) : kTolBf16 + (gt == DType::F32 ? 0 : 5e-3))
+            // A 16-bit gu carries three roundings: the gate and the up products are each rounded when
+            // written, then SwiGLU's result over them (one act_tol unit each; a first H100 run measured
+            // 6.5e-3 at F = 20 against a one-unit bound).
+            const double act3 = 3 * (act_tol(gt, 0.0));
+            EXPECT_LT(e, (f32_path ? kTolF32 : kTolBf16) + act3)
                 << "F=" << F << " K=" << K << " N=" << N << " gu " << dtype_name(gt) << " path " << int(path);
           }
 }
